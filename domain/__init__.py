@@ -1,0 +1,1 @@
+"""Pure business rules and ERP contracts: no I/O here."""

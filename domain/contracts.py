@@ -1,0 +1,167 @@
+"""Pydantic contracts for ERPNext documents, exactly as ``doc.as_dict()`` produces them.
+
+Extra fields are ignored (ERPNext sends dozens we do not need); dates arrive as ISO strings and amounts as JSON
+numbers, which become 2-decimal ``Decimal`` here so no float ever reaches the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+CENT = Decimal("0.01")
+
+
+def _to_money(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    if isinstance(value, float | int | str | Decimal):
+        try:
+            # str() first: Decimal(0.1) would carry the float's binary noise into the ledger.
+            amount = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValueError("must be a number") from None
+        if not amount.is_finite():
+            raise ValueError("must be a finite number")
+        if abs(amount) >= Decimal("10000000000"):
+            raise ValueError("is too large for the ledger (NUMERIC(12,2))")
+        return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    raise ValueError("must be a number")
+
+
+# Serialised as a string so the amount survives JSON (Temporal payloads) without float rounding.
+Money = Annotated[Decimal, BeforeValidator(_to_money), PlainSerializer(str, return_type=str, when_used="json")]
+
+
+def _blank_to_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+OptStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
+OptDate = Annotated[dt.date | None, BeforeValidator(_blank_to_none)]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=140)]
+
+
+class ErpDocument(BaseModel):
+    """Common base: tolerant of ERPNext's extra fields, strict about the ones we use."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+    doctype: str
+    name: NonEmpty
+    docstatus: Literal[0, 1, 2] = 0
+
+
+class Customer(ErpDocument):
+    doctype: Literal["Customer"] = "Customer"
+    customer_name: OptStr = None
+    default_currency: OptStr = None
+
+
+MemberStatus = Literal[
+    "Pending", "Active", "Rejected", "Expired", "Suspended", "Banned", "Deceased", "Terminated"
+]
+PaymentMethod = Literal["Bank Transfer", "SEPA Direct Debit", "Mollie", "Credit Card", "Cash", "Other"]
+
+
+class Member(ErpDocument):
+    doctype: Literal["Member"] = "Member"
+    full_name: OptStr = None
+    email: OptStr = None
+    status: MemberStatus = "Pending"
+    customer: OptStr = None
+    payment_method: Annotated[PaymentMethod | None, BeforeValidator(_blank_to_none)] = None
+
+
+MandateStatus = Literal["Draft", "Active", "Cancelled", "Expired", "Suspended"]
+SequenceType = Literal["FRST", "RCUR", "FNAL", "OOFF"]
+
+
+class SepaMandate(ErpDocument):
+    doctype: Literal["SEPA Mandate"] = "SEPA Mandate"
+    mandate_id: NonEmpty
+    member: NonEmpty
+    account_holder_name: OptStr = None
+    iban: NonEmpty
+    bic: OptStr = None
+    sign_date: dt.date
+    expiry_date: OptDate = None
+    status: MandateStatus = "Draft"
+    frequency: OptStr = None
+    maximum_amount: Annotated[Money | None, BeforeValidator(_blank_to_none)] = None
+
+
+class InvoiceItem(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    idx: int = 0
+    item_code: OptStr = None
+    item_name: OptStr = None
+    qty: Decimal = Decimal(1)
+    rate: Money = Decimal(0)
+    amount: Money = Decimal(0)
+
+
+class SalesInvoice(ErpDocument):
+    doctype: Literal["Sales Invoice"] = "Sales Invoice"
+    customer: OptStr = None
+    member: OptStr = None
+    posting_date: dt.date
+    due_date: OptDate = None
+    currency: OptStr = None
+    grand_total: Money
+    rounded_total: Annotated[Money | None, BeforeValidator(_blank_to_none)] = None
+    outstanding_amount: Annotated[Money | None, BeforeValidator(_blank_to_none)] = None
+    status: OptStr = None
+    is_return: bool = False
+    return_against: OptStr = None
+    membership: OptStr = None
+    coverage_start: OptDate = Field(
+        None, validation_alias=AliasChoices("custom_coverage_start_date", "coverage_start")
+    )
+    coverage_end: OptDate = Field(None, validation_alias=AliasChoices("custom_coverage_end_date", "coverage_end"))
+    items: list[InvoiceItem] = Field(default_factory=list)
+
+
+class PaymentReference(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+    idx: int = 0
+    reference_doctype: OptStr = None
+    reference_name: OptStr = None
+    allocated_amount: Money = Decimal(0)
+    outstanding_amount: Annotated[Money | None, BeforeValidator(_blank_to_none)] = None
+    total_amount: Annotated[Money | None, BeforeValidator(_blank_to_none)] = None
+
+
+class PaymentEntry(ErpDocument):
+    doctype: Literal["Payment Entry"] = "Payment Entry"
+    payment_type: Literal["Receive", "Pay", "Internal Transfer"]
+    party_type: OptStr = None
+    party: OptStr = None
+    posting_date: dt.date
+    mode_of_payment: OptStr = None
+    paid_amount: Money = Decimal(0)
+    received_amount: Annotated[Money | None, BeforeValidator(_blank_to_none)] = None
+    paid_from_account_currency: OptStr = None
+    paid_to_account_currency: OptStr = None
+    reference_no: OptStr = None
+    reference_date: OptDate = None
+    sepa_batch: OptStr = Field(None, validation_alias=AliasChoices("custom_sepa_batch", "sepa_batch"))
+    references: list[PaymentReference] = Field(default_factory=list)
+
+    @property
+    def is_member_payment(self) -> bool:
+        """Only money received from a customer runs the member pipeline (bug B9: the rest is just audited)."""
+        return self.payment_type == "Receive" and self.party_type == "Customer"
+
+    @property
+    def is_sepa(self) -> bool:
+        return "SEPA" in (self.mode_of_payment or "").upper()
+
+
+SubmittableDocument = PaymentEntry | SalesInvoice
+ReferenceDocument = Customer | Member | SepaMandate

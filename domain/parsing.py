@@ -1,0 +1,115 @@
+"""Turn raw ERPNext JSON into contracts, or into field-level errors that name what is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from domain.contracts import Customer, Member, PaymentEntry, SalesInvoice, SepaMandate
+from domain.verdicts import DocumentRejected, FieldError
+
+SUBMITTABLE: dict[str, type[PaymentEntry | SalesInvoice]] = {
+    "Payment Entry": PaymentEntry,
+    "Sales Invoice": SalesInvoice,
+}
+REFERENCE: dict[str, type[Customer | Member | SepaMandate]] = {
+    "Customer": Customer,
+    "Member": Member,
+    "SEPA Mandate": SepaMandate,
+}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    errors = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "document"
+        code = "missing" if err["type"] == "missing" else f"invalid_{err['type']}"
+        message = "is required" if err["type"] == "missing" else err["msg"]
+        errors.append(FieldError(field=field, code=code, message=message))
+    return errors
+
+
+def _validate(model: type[M], raw: Mapping[str, Any]) -> M:
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise DocumentRejected(field_errors(exc)) from None
+
+
+def _doctype_of(raw: object, allowed: Mapping[str, type]) -> type:
+    if not isinstance(raw, Mapping):
+        raise DocumentRejected(
+            [FieldError(field="document", code="not_an_object", message="must be a JSON object (doc.as_dict())")]
+        )
+    doctype = raw.get("doctype")
+    if doctype not in allowed:
+        raise DocumentRejected(
+            [
+                FieldError(
+                    field="doctype",
+                    code="unsupported_doctype",
+                    message=f"must be one of {', '.join(sorted(allowed))}, got {doctype!r}",
+                )
+            ]
+        )
+    return allowed[doctype]
+
+
+def _currency_errors(doc: PaymentEntry | SalesInvoice | Customer, currency: str) -> list[FieldError]:
+    fields: dict[str, str | None]
+    if isinstance(doc, PaymentEntry):
+        fields = {
+            "paid_from_account_currency": doc.paid_from_account_currency,
+            "paid_to_account_currency": doc.paid_to_account_currency,
+        }
+    elif isinstance(doc, SalesInvoice):
+        fields = {"currency": doc.currency}
+    else:
+        fields = {"default_currency": doc.default_currency}
+    return [
+        FieldError(
+            field=name,
+            code="unsupported_currency",
+            message=f"is {value}, but this ledger keeps {currency} only",
+        )
+        for name, value in fields.items()
+        if value is not None and value != currency
+    ]
+
+
+def parse_submission(raw: object, *, currency: str) -> PaymentEntry | SalesInvoice:
+    """Parse a submitted Payment Entry or Sales Invoice; raise ``DocumentRejected`` naming every bad field."""
+    model = _doctype_of(raw, SUBMITTABLE)
+    doc = _validate(model, raw)  # type: ignore[arg-type]
+    errors = _currency_errors(doc, currency)
+    if doc.docstatus != 1:
+        errors.append(
+            FieldError(
+                field="docstatus",
+                code="not_submitted",
+                message=f"is {doc.docstatus}; only submitted documents (docstatus 1) start a pipeline",
+            )
+        )
+    if errors:
+        raise DocumentRejected(errors)
+    return doc
+
+
+def parse_reference(raw: object, *, currency: str) -> Customer | Member | SepaMandate:
+    """Parse a Customer, Member or SEPA Mandate; IBAN and BIC are checked with schwifty."""
+    from domain.banking import bank_account_errors
+
+    model = _doctype_of(raw, REFERENCE)
+    doc = _validate(model, raw)  # type: ignore[arg-type]
+    errors: list[FieldError] = []
+    if isinstance(doc, Customer):
+        errors += _currency_errors(doc, currency)
+    if isinstance(doc, SepaMandate):
+        errors += bank_account_errors(doc)
+    if errors:
+        raise DocumentRejected(errors)
+    return doc

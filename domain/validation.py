@@ -1,0 +1,166 @@
+"""Step 1 rules (domain.md §2): pure functions over the document and what the ledger knows about it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from domain.contracts import PaymentEntry, SalesInvoice
+from domain.verdicts import FieldError
+
+KNOWN_MODES_OF_PAYMENT = frozenset(
+    {
+        "SEPA Direct Debit",
+        "SEPA Direct Debit Return",
+        "Bank Transfer",
+        "Wire Transfer",
+        "Mollie",
+        "iDEAL",
+        "Cash",
+        "Credit Card",
+        "Cheque",
+        "Other",
+    }
+)
+
+
+@dataclass(frozen=True)
+class InvoiceBalance:
+    """A referenced invoice as the ledger knows it, with its outstanding amount computed from the ledger."""
+
+    name: str
+    customer: str
+    docstatus: int
+    outstanding: Decimal
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class MandateState:
+    mandate_id: str
+    member: str
+    status: str
+    expiry_date: dt.date | None
+
+    def usable_on(self, day: dt.date) -> bool:
+        return self.status == "Active" and (self.expiry_date is None or self.expiry_date >= day)
+
+
+@dataclass(frozen=True)
+class PaymentContext:
+    customer_known: bool
+    customer_members: tuple[str, ...] = ()
+    invoices: dict[str, InvoiceBalance] = field(default_factory=dict)
+    mandates: tuple[MandateState, ...] = ()
+
+
+@dataclass(frozen=True)
+class InvoiceContext:
+    customer_known: bool
+    return_against_known: bool = True
+
+
+def _err(field_name: str, code: str, message: str) -> FieldError:
+    return FieldError(field=field_name, code=code, message=message)
+
+
+def validate_payment_entry(doc: PaymentEntry, ctx: PaymentContext) -> list[FieldError]:
+    """Rules 1–6 of domain.md §2; only member payments (Receive from a Customer) are checked."""
+    if not doc.is_member_payment:
+        return []
+    errors: list[FieldError] = []
+    if not doc.party:
+        errors.append(_err("party", "missing", "is required for a payment received from a customer"))
+    if doc.paid_amount <= 0:
+        errors.append(_err("paid_amount", "not_positive", f"must be greater than 0, got {doc.paid_amount}"))
+    if doc.party and not ctx.customer_known:
+        errors.append(_err("party", "unknown_customer", f"customer {doc.party!r} is not known to the ledger"))
+    if doc.mode_of_payment and doc.mode_of_payment not in KNOWN_MODES_OF_PAYMENT:
+        errors.append(
+            _err("mode_of_payment", "unknown_mode", f"{doc.mode_of_payment!r} is not a known mode of payment")
+        )
+
+    allocated = Decimal(0)
+    for i, ref in enumerate(doc.references):
+        if not (ref.reference_doctype and ref.reference_name):
+            continue
+        where = f"references.{i}"
+        if ref.reference_doctype != "Sales Invoice":
+            errors.append(
+                _err(
+                    f"{where}.reference_doctype",
+                    "unknown_reference",
+                    f"{ref.reference_doctype} {ref.reference_name!r} is not known to the ledger",
+                )
+            )
+            continue
+        invoice = ctx.invoices.get(ref.reference_name)
+        if invoice is None:
+            errors.append(
+                _err(f"{where}.reference_name", "unknown_invoice", f"invoice {ref.reference_name!r} is not known")
+            )
+            continue
+        if invoice.docstatus != 1:
+            errors.append(
+                _err(f"{where}.reference_name", "invoice_not_submitted", f"invoice {invoice.name!r} is not submitted")
+            )
+        if ref.allocated_amount <= 0:
+            errors.append(
+                _err(f"{where}.allocated_amount", "not_positive", f"must be greater than 0, got {ref.allocated_amount}")
+            )
+        elif ref.allocated_amount > invoice.outstanding:
+            errors.append(
+                _err(
+                    f"{where}.allocated_amount",
+                    "exceeds_outstanding",
+                    f"{ref.allocated_amount} exceeds the outstanding {invoice.outstanding} of {invoice.name}",
+                )
+            )
+        allocated += ref.allocated_amount
+    if allocated > doc.paid_amount:
+        errors.append(
+            _err("references", "over_allocated", f"allocations total {allocated}, more than paid {doc.paid_amount}")
+        )
+
+    if doc.mode_of_payment == "SEPA Direct Debit" and ctx.customer_known:
+        members = _members_paid_for(doc, ctx)
+        if not any(m.member in members and m.usable_on(doc.posting_date) for m in ctx.mandates):
+            errors.append(
+                _err(
+                    "mode_of_payment",
+                    "no_active_mandate",
+                    f"SEPA Direct Debit needs an active, unexpired mandate on {doc.posting_date}",
+                )
+            )
+    return errors
+
+
+def _members_paid_for(doc: PaymentEntry, ctx: PaymentContext) -> set[str]:
+    """The invoices' own members when they name one, else every member of the customer."""
+    named = {
+        ctx.invoices[r.reference_name].member
+        for r in doc.references
+        if r.reference_name in ctx.invoices and ctx.invoices[r.reference_name].member
+    }
+    return {m for m in named if m} or set(ctx.customer_members)
+
+
+def validate_sales_invoice(doc: SalesInvoice, ctx: InvoiceContext) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if not doc.customer:
+        errors.append(_err("customer", "missing", "is required"))
+    elif not ctx.customer_known:
+        errors.append(_err("customer", "unknown_customer", f"customer {doc.customer!r} is not known to the ledger"))
+    if not doc.is_return and doc.grand_total <= 0:
+        errors.append(_err("grand_total", "not_positive", f"must be greater than 0, got {doc.grand_total}"))
+    if doc.due_date is None:
+        errors.append(_err("due_date", "missing", "is required"))
+    if doc.is_return:
+        if not doc.return_against:
+            errors.append(_err("return_against", "missing", "is required for a return (credit note)"))
+        elif not ctx.return_against_known:
+            errors.append(
+                _err("return_against", "unknown_invoice", f"invoice {doc.return_against!r} is not known")
+            )
+    return errors

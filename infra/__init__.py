@@ -1,0 +1,1 @@
+"""Infrastructure helpers for running duesflow locally."""

@@ -1,0 +1,1 @@
+"""The ledger: PostgreSQL through SQLAlchemy 2 + psycopg 3, plus the Redis read cache."""
