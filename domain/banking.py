@@ -21,7 +21,5 @@ def bank_account_errors(mandate: SepaMandate) -> list[FieldError]:
         except SchwiftyException as exc:
             errors.append(FieldError(field="bic", code="invalid_bic", message=f"is not a valid BIC: {exc}"))
     if mandate.expiry_date and mandate.expiry_date < mandate.sign_date:
-        errors.append(
-            FieldError(field="expiry_date", code="before_sign_date", message="must not be before sign_date")
-        )
+        errors.append(FieldError(field="expiry_date", code="before_sign_date", message="must not be before sign_date"))
     return errors

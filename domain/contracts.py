@@ -61,9 +61,7 @@ class Customer(ErpDocument):
     default_currency: OptStr = None
 
 
-MemberStatus = Literal[
-    "Pending", "Active", "Rejected", "Expired", "Suspended", "Banned", "Deceased", "Terminated"
-]
+MemberStatus = Literal["Pending", "Active", "Rejected", "Expired", "Suspended", "Banned", "Deceased", "Terminated"]
 PaymentMethod = Literal["Bank Transfer", "SEPA Direct Debit", "Mollie", "Credit Card", "Cash", "Other"]
 
 
@@ -119,9 +117,7 @@ class SalesInvoice(ErpDocument):
     is_return: bool = False
     return_against: OptStr = None
     membership: OptStr = None
-    coverage_start: OptDate = Field(
-        None, validation_alias=AliasChoices("custom_coverage_start_date", "coverage_start")
-    )
+    coverage_start: OptDate = Field(None, validation_alias=AliasChoices("custom_coverage_start_date", "coverage_start"))
     coverage_end: OptDate = Field(None, validation_alias=AliasChoices("custom_coverage_end_date", "coverage_end"))
     items: list[InvoiceItem] = Field(default_factory=list)
 
@@ -151,6 +147,8 @@ class PaymentEntry(ErpDocument):
     reference_no: OptStr = None
     reference_date: OptDate = None
     sepa_batch: OptStr = Field(None, validation_alias=AliasChoices("custom_sepa_batch", "sepa_batch"))
+    # R-code of a SEPA Direct Debit Return (AM04, MD06, …), from the verenigingen custom field.
+    return_reason: OptStr = Field(None, validation_alias=AliasChoices("custom_return_reason", "return_reason"))
     references: list[PaymentReference] = Field(default_factory=list)
 
     @property

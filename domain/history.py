@@ -76,7 +76,13 @@ def outstanding_of(grand_total: Decimal, paid: Decimal, credited: Decimal) -> De
 
 
 def payment_status(
-    *, docstatus: int, outstanding: Decimal, paid: Decimal, total: Decimal, due_date: dt.date | None, today: dt.date
+    *,
+    docstatus: int,
+    outstanding: Decimal,
+    paid: Decimal,
+    total: Decimal,
+    due_date: dt.date | None,
+    today: dt.date,
 ) -> PaymentStatus:
     """First match wins, in the order domain.md §3 gives."""
     if docstatus == 0:

@@ -98,16 +98,28 @@ def validate_payment_entry(doc: PaymentEntry, ctx: PaymentContext) -> list[Field
         invoice = ctx.invoices.get(ref.reference_name)
         if invoice is None:
             errors.append(
-                _err(f"{where}.reference_name", "unknown_invoice", f"invoice {ref.reference_name!r} is not known")
+                _err(
+                    f"{where}.reference_name",
+                    "unknown_invoice",
+                    f"invoice {ref.reference_name!r} is not known",
+                )
             )
             continue
         if invoice.docstatus != 1:
             errors.append(
-                _err(f"{where}.reference_name", "invoice_not_submitted", f"invoice {invoice.name!r} is not submitted")
+                _err(
+                    f"{where}.reference_name",
+                    "invoice_not_submitted",
+                    f"invoice {invoice.name!r} is not submitted",
+                )
             )
         if ref.allocated_amount <= 0:
             errors.append(
-                _err(f"{where}.allocated_amount", "not_positive", f"must be greater than 0, got {ref.allocated_amount}")
+                _err(
+                    f"{where}.allocated_amount",
+                    "not_positive",
+                    f"must be greater than 0, got {ref.allocated_amount}",
+                )
             )
         elif ref.allocated_amount > invoice.outstanding:
             errors.append(
@@ -120,7 +132,11 @@ def validate_payment_entry(doc: PaymentEntry, ctx: PaymentContext) -> list[Field
         allocated += ref.allocated_amount
     if allocated > doc.paid_amount:
         errors.append(
-            _err("references", "over_allocated", f"allocations total {allocated}, more than paid {doc.paid_amount}")
+            _err(
+                "references",
+                "over_allocated",
+                f"allocations total {allocated}, more than paid {doc.paid_amount}",
+            )
         )
 
     if doc.mode_of_payment == "SEPA Direct Debit" and ctx.customer_known:
@@ -160,7 +176,5 @@ def validate_sales_invoice(doc: SalesInvoice, ctx: InvoiceContext) -> list[Field
         if not doc.return_against:
             errors.append(_err("return_against", "missing", "is required for a return (credit note)"))
         elif not ctx.return_against_known:
-            errors.append(
-                _err("return_against", "unknown_invoice", f"invoice {doc.return_against!r} is not known")
-            )
+            errors.append(_err("return_against", "unknown_invoice", f"invoice {doc.return_against!r} is not known"))
     return errors

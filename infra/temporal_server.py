@@ -46,7 +46,7 @@ class DevServer:
     ui_url: str
     namespace: str
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    _log: IO[bytes] | None = field(default=None, repr=False)
+    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def owns_process(self) -> bool:
@@ -99,7 +99,7 @@ def start_dev_server(
     (see ``SEARCH_ATTRIBUTE_TYPES``). ``extra_dynamic_config`` values are JSON text, e.g. ``'"x"'`` or
     ``"true"``. If a Temporal server already answers on ``port``, no second one is started: the returned
     DevServer owns no process, but the search attributes are still registered on the existing server.
-    Must not be called from a running event loop's thread without expecting it to block that thread.
+    Blocking call; inside a running event loop it does its async checks on a helper thread.
     """
     attrs = dict(search_attributes or {})
     _check_types(attrs)
@@ -109,7 +109,11 @@ def start_dev_server(
 
     if _port_open(port):
         # Something already listens there: reuse it if it is a Temporal frontend, fail loudly otherwise.
-        _run_sync(_wait_ready(address, namespace, attrs, deadline, server))
+        # A frontend that is already listening finishes booting within seconds, so cap the wait.
+        try:
+            _run_sync(_wait_ready(address, namespace, attrs, min(deadline, time.monotonic() + 10), server))
+        except TimeoutError as err:
+            raise RuntimeError(f"port {port} is in use, but not by a usable Temporal server: {err}") from err
         return server
 
     cmd = [
@@ -138,10 +142,13 @@ def start_dev_server(
     atexit.register(server.stop)  # never leave an orphaned dev server behind
     try:
         _run_sync(_wait_ready(address, namespace, attrs, deadline, server))
-    except BaseException as err:
+    except Exception as err:
         tail = _log_tail(server._log)
         server.stop()
         raise RuntimeError(f"Temporal dev server on {address} failed to start: {err}\n{tail}") from err
+    except BaseException:  # e.g. Ctrl-C while waiting: still do not leak the process
+        server.stop()
+        raise
     return server
 
 
@@ -151,9 +158,7 @@ async def ensure_search_attributes(client: Client, namespace: str, attrs: Mappin
     Raises ValueError if an attribute already exists with a different type.
     """
     _check_types(attrs)
-    listed = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
+    listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
     existing = dict(listed.custom_attributes)
     missing: dict[str, IndexedValueType.ValueType] = {}
     for name, kind in attrs.items():

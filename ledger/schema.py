@@ -165,6 +165,7 @@ payments = Table(
     Column("reference_no", NAME),
     Column("reference_date", Date),
     Column("sepa_batch", NAME),
+    Column("return_reason", String(8)),
     Column("docstatus", SmallInteger, nullable=False),
     *_stamps(),
     PrimaryKeyConstraint("site", "name"),

@@ -80,9 +80,7 @@ def upgrade() -> None:
         ["site", "customer", "posting_date"],
         unique=False,
     )
-    op.create_index(
-        op.f("ix_invoices_site_return_against"), "invoices", ["site", "return_against"], unique=False
-    )
+    op.create_index(op.f("ix_invoices_site_return_against"), "invoices", ["site", "return_against"], unique=False)
     op.create_table(
         "mandates",
         sa.Column("site", sa.String(length=140), nullable=False),
@@ -157,12 +155,8 @@ def upgrade() -> None:
         sa.Column("recorded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("site", "payment", name=op.f("pk_payment_facts")),
     )
-    op.create_index(
-        op.f("ix_payment_facts_site_customer"), "payment_facts", ["site", "customer"], unique=False
-    )
-    op.create_index(
-        op.f("ix_payment_facts_site_posting_date"), "payment_facts", ["site", "posting_date"], unique=False
-    )
+    op.create_index(op.f("ix_payment_facts_site_customer"), "payment_facts", ["site", "customer"], unique=False)
+    op.create_index(op.f("ix_payment_facts_site_posting_date"), "payment_facts", ["site", "posting_date"], unique=False)
     op.create_table(
         "payments",
         sa.Column("site", sa.String(length=140), nullable=False),
@@ -177,6 +171,7 @@ def upgrade() -> None:
         sa.Column("reference_no", sa.String(length=140), nullable=True),
         sa.Column("reference_date", sa.Date(), nullable=True),
         sa.Column("sepa_batch", sa.String(length=140), nullable=True),
+        sa.Column("return_reason", sa.String(length=8), nullable=True),
         sa.Column("docstatus", sa.SmallInteger(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("site", "name", name=op.f("pk_payments")),
@@ -233,9 +228,7 @@ def upgrade() -> None:
             name=op.f("uq_mandate_usages_site_mandate_id_invoice_payment_entry"),
         ),
     )
-    op.create_index(
-        op.f("ix_mandate_usages_site_invoice"), "mandate_usages", ["site", "invoice"], unique=False
-    )
+    op.create_index(op.f("ix_mandate_usages_site_invoice"), "mandate_usages", ["site", "invoice"], unique=False)
     op.create_table(
         "payment_allocations",
         sa.Column("site", sa.String(length=140), nullable=False),

@@ -1,0 +1,36 @@
+"""Audit of steps that ended in failure (successes are audited inside the step's own transaction)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from temporalio import activity
+
+from domain.messages import StepFailure
+from ledger import audit
+
+
+class AuditActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn
+    def record_step_failure(self, failure: StepFailure) -> None:
+        info = activity.info()
+        with self._engine.begin() as conn:
+            audit.append(
+                conn,
+                audit.AuditEntry(
+                    actor=failure.actor,
+                    site=failure.site,
+                    doctype=failure.doctype,
+                    name=failure.name,
+                    event="step_failed",
+                    step=failure.step,
+                    severity="error",
+                    outcome=failure.error_type,
+                    details={"message": failure.message, "attempts": failure.attempts},
+                    workflow_id=info.workflow_id,
+                    run_id=info.workflow_run_id,
+                    dedupe_key=f"{info.workflow_id}:{failure.step}:failed",
+                ),
+            )

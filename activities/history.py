@@ -1,0 +1,43 @@
+"""Step 2: rebuild one member's payment history from the ledger, then invalidate the read cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+from temporalio import activity
+
+from activities.step import audit_step_completed, failures_as_application_errors
+from domain.errors import BusinessRuleViolation
+from domain.history import project_history
+from domain.messages import StepInput, StepResult
+from ledger.cache import ReadCache
+from ledger.history import UnknownMember, history_facts, lock_member, member_customer, store_history
+
+
+class HistoryActivities:
+    def __init__(self, engine: Engine, cache: ReadCache, today: Callable[[], dt.date] = dt.date.today) -> None:
+        self._engine = engine
+        self._cache = cache
+        self._today = today
+
+    @activity.defn
+    @failures_as_application_errors
+    def rebuild_member_history(self, inp: StepInput) -> StepResult:
+        if not inp.member:
+            raise BusinessRuleViolation("missing_member", "the history step needs a member")
+        step = f"history:{inp.member}"
+        with self._engine.begin() as conn:
+            lock_member(conn, inp.site, inp.member)
+            try:
+                customer = member_customer(conn, inp.site, inp.member)
+            except UnknownMember:
+                raise BusinessRuleViolation("unknown_member", f"member {inp.member} is not known") from None
+            invoices, unreconciled = history_facts(conn, inp.site, customer) if customer else ([], [])
+            rows = project_history(invoices, unreconciled, today=self._today())
+            store_history(conn, inp.site, inp.member, rows)
+            audit_step_completed(conn, step, inp, f"{len(rows)} rows", member=inp.member)
+        # After the commit, never before (bug B16).
+        self._cache.invalidate_member(inp.site, inp.member)
+        return StepResult(step=step, attempt=activity.info().attempt, changed=True, detail=f"{len(rows)} rows")

@@ -1,0 +1,73 @@
+"""What every background step shares: turning exceptions into Temporal failures, and the audit of its outcome."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Connection
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain.errors import BusinessRuleViolation
+from domain.messages import StepInput
+from ledger import audit
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+BUSINESS_ERROR = "BusinessRuleViolation"
+
+
+def failures_as_application_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Business rules become non-retryable failures; everything else is retried by the step's policy.
+
+    The attempt number travels in the failure's details, so the workflow can report attempts without I/O.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        attempt = activity.info().attempt
+        try:
+            return fn(*args, **kwargs)
+        except BusinessRuleViolation as exc:
+            raise ApplicationError(
+                exc.message, {"code": exc.code, "attempt": attempt}, type=BUSINESS_ERROR, non_retryable=True
+            ) from exc
+        except ApplicationError:
+            raise
+        except Exception as exc:
+            # Only the exception type goes to the log: database errors can quote row values (personal data).
+            log.warning("step %s attempt %d failed: %s", activity.info().activity_type, attempt, type(exc).__name__)
+            raise ApplicationError(
+                f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
+                {"attempt": attempt},
+                type=type(exc).__name__,
+            ) from exc
+
+    return wrapper
+
+
+def audit_step_completed(conn: Connection, step: str, inp: StepInput, outcome: str, **details: Any) -> None:
+    """Written in the step's own transaction: the effect and its audit record commit together or not at all."""
+    info = activity.info()
+    audit.append(
+        conn,
+        audit.AuditEntry(
+            actor=inp.actor,
+            site=inp.site,
+            doctype=inp.doctype,
+            name=inp.name,
+            event="step_completed",
+            step=step,
+            outcome=outcome,
+            details={**details, "attempt": info.attempt},
+            workflow_id=info.workflow_id,
+            run_id=info.workflow_run_id,
+            dedupe_key=f"{info.workflow_id}:{step}:completed",
+        ),
+    )

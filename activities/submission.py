@@ -1,0 +1,106 @@
+"""Step 1: validate, persist and audit in one transaction; the verdict goes straight back to the ERP.
+
+Runs as a local activity in the workflow's first task. It is idempotent: a retry finds the verdict it already
+recorded (the audit record's dedupe key is the workflow id) and returns it unchanged.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine
+from temporalio import activity
+
+from domain.contracts import PaymentEntry, SalesInvoice
+from domain.messages import SubmissionInput
+from domain.validation import InvoiceContext, PaymentContext, validate_payment_entry, validate_sales_invoice
+from domain.verdicts import FieldError, Verdict
+from ledger import audit
+from ledger.documents import (
+    customer_exists,
+    customer_members,
+    invoice_balances,
+    invoice_exists,
+    mandates_of,
+    save_invoice,
+    save_payment,
+)
+
+
+class SubmissionActivities:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn
+    def validate_and_record(self, inp: SubmissionInput) -> Verdict:
+        info = activity.info()
+        key = f"{info.workflow_id}:verdict"
+        with self._engine.begin() as conn:
+            earlier = audit.find(conn, key)
+            if earlier is not None:
+                return Verdict.model_validate(earlier["details"]["verdict"])
+            doc = inp.document
+            if isinstance(doc, PaymentEntry):
+                verdict = _payment_verdict(conn, inp.site, doc)
+            else:
+                verdict = _invoice_verdict(conn, inp.site, doc)
+            verdict = verdict.model_copy(update={"workflow_id": info.workflow_id})
+            if verdict.accepted:
+                if isinstance(doc, PaymentEntry):
+                    save_payment(conn, inp.site, doc)
+                else:
+                    save_invoice(conn, inp.site, doc)
+            amount = doc.paid_amount if isinstance(doc, PaymentEntry) else doc.grand_total
+            audit.append(
+                conn,
+                audit.AuditEntry(
+                    actor=inp.user,
+                    site=inp.site,
+                    doctype=doc.doctype,
+                    name=doc.name,
+                    event="submitted" if verdict.accepted else "rejected",
+                    step="validate",
+                    severity="info" if verdict.accepted else "warning",
+                    amount=amount,
+                    mode_of_payment=doc.mode_of_payment if isinstance(doc, PaymentEntry) else None,
+                    outcome=verdict.status,
+                    details={"verdict": verdict.model_dump(mode="json")},
+                    workflow_id=info.workflow_id,
+                    run_id=info.workflow_run_id,
+                    dedupe_key=key,
+                ),
+            )
+        return verdict
+
+
+def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry) -> Verdict:
+    if not doc.is_member_payment:
+        # Accepted and audited, but no member pipeline (bug B9 rejected internal transfers).
+        return Verdict(status="accepted", runs_pipeline=False)
+    known = bool(doc.party) and customer_exists(conn, site, doc.party)
+    members = customer_members(conn, site, doc.party) if known else ()
+    names = [r.reference_name for r in doc.references if r.reference_doctype == "Sales Invoice" and r.reference_name]
+    ctx = PaymentContext(
+        customer_known=known,
+        customer_members=members,
+        invoices=invoice_balances(conn, site, names, exclude_payment=doc.name, lock=True),
+        mandates=mandates_of(conn, site, members) if doc.is_sepa else (),
+    )
+    return _verdict(validate_payment_entry(doc, ctx), members)
+
+
+def _invoice_verdict(conn: Connection, site: str, doc: SalesInvoice) -> Verdict:
+    known = bool(doc.customer) and customer_exists(conn, site, doc.customer)
+    ctx = InvoiceContext(
+        customer_known=known,
+        return_against_known=not doc.return_against or invoice_exists(conn, site, doc.return_against),
+    )
+    members = customer_members(conn, site, doc.customer) if known else ()
+    if doc.member and doc.member not in members:
+        # An invoice may name a member outside the customer's list; its history must still be rebuilt.
+        members = (*members, doc.member)
+    return _verdict(validate_sales_invoice(doc, ctx), members)
+
+
+def _verdict(errors: list[FieldError], members: tuple[str, ...]) -> Verdict:
+    if errors:
+        return Verdict(status="rejected", errors=errors)
+    return Verdict(status="accepted", members=list(members))

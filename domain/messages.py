@@ -1,0 +1,79 @@
+"""The one input model per workflow/activity call, and what they return (all cross Temporal as JSON)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.contracts import PaymentEntry, SalesInvoice
+from domain.verdicts import Verdict
+
+Document = Annotated[PaymentEntry | SalesInvoice, Field(discriminator="doctype")]
+
+
+class SubmissionInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    site: str
+    user: str
+    document: Document
+    background_task_queue: str = "duesflow-background"
+    # Tests shrink the retry intervals of domain.md §7; production keeps 1.0.
+    retry_interval_scale: float = 1.0
+
+
+class StepInput(BaseModel):
+    """What a background step needs to find its work in the ledger: the document, and maybe one member."""
+
+    model_config = ConfigDict(frozen=True)
+
+    site: str
+    actor: str
+    doctype: str
+    name: str
+    member: str | None = None
+
+
+class StepResult(BaseModel):
+    step: str
+    attempt: int
+    changed: bool
+    detail: str = ""
+
+
+class StepFailure(BaseModel):
+    site: str
+    actor: str
+    doctype: str
+    name: str
+    step: str
+    error_type: str
+    message: str
+    attempts: int
+
+
+StepStatus = Literal["pending", "running", "done", "failed", "skipped"]
+
+
+class StepProgress(BaseModel):
+    name: str
+    status: StepStatus = "pending"
+    attempts: int = 0
+    last_error: str | None = None
+    detail: str = ""
+
+
+class Progress(BaseModel):
+    workflow_id: str
+    verdict: Verdict | None = None
+    steps: list[StepProgress] = Field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.verdict is not None and all(s.status in ("done", "failed", "skipped") for s in self.steps)
+
+
+class PipelineResult(BaseModel):
+    verdict: Verdict
+    steps: list[StepProgress] = Field(default_factory=list)

@@ -1,0 +1,59 @@
+"""Redis read cache for member history and summary (domain.md §3).
+
+Reads fall back to the database when Redis is unreachable, never fail; entries are deleted only after the rebuild
+that made them stale has committed (bug B16 invalidated before the commit and cached the old rows again).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+import redis
+from pydantic import TypeAdapter
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TTL_FINANCIAL = 180
+TTL_MEMBER_DATA = 900
+TTL_REPORTS = 1800
+
+
+def history_key(site: str, member: str) -> str:
+    return f"duesflow:{site}:history:{member}"
+
+
+def summary_key(site: str, member: str) -> str:
+    return f"duesflow:{site}:summary:{member}"
+
+
+class ReadCache:
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def get_or_load(self, key: str, ttl: int, adapter: TypeAdapter[T], load: Callable[[], T]) -> T:
+        try:
+            cached = self._redis.get(key)
+        except redis.RedisError as exc:
+            log.warning("cache unavailable, reading the ledger: %s", type(exc).__name__)
+            return load()
+        if cached is not None:
+            return adapter.validate_json(cached)
+        value = load()
+        try:
+            self._redis.set(key, adapter.dump_json(value), ex=ttl)
+        except redis.RedisError as exc:
+            log.warning("cache unavailable, not storing: %s", type(exc).__name__)
+        return value
+
+    def invalidate_member(self, site: str, member: str) -> bool:
+        """Call after the rebuild's commit. Returns False when Redis was unreachable (the TTL bounds staleness)."""
+        try:
+            self._redis.delete(history_key(site, member), summary_key(site, member))
+        except redis.RedisError as exc:
+            log.warning("cache invalidation failed: %s", type(exc).__name__)
+            return False
+        return True

@@ -1,0 +1,213 @@
+"""Reading and writing the replicated ERP documents (invoices, payments) and the context step 1 needs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Connection, ScalarSelect, and_, func, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+
+from domain.contracts import PaymentEntry, SalesInvoice
+from domain.validation import InvoiceBalance, MandateState
+from ledger.schema import (
+    customers,
+    invoice_items,
+    invoices,
+    mandates,
+    members,
+    payment_allocations,
+    payments,
+)
+
+
+def paid_to_invoice(exclude_payment: str | None = None) -> ScalarSelect[Decimal]:
+    """Σ allocations to ``invoices.c.name`` from submitted (docstatus 1) payments; cancelled ones never count."""
+    cond = [
+        payment_allocations.c.site == invoices.c.site,
+        payment_allocations.c.reference_doctype == "Sales Invoice",
+        payment_allocations.c.reference_name == invoices.c.name,
+        payments.c.docstatus == 1,
+    ]
+    if exclude_payment is not None:
+        # Step 1 may run again for the same payment (local activity retry): its own allocation must not count.
+        cond.append(payments.c.name != exclude_payment)
+    return (
+        select(func.coalesce(func.sum(payment_allocations.c.allocated_amount), 0))
+        .select_from(
+            payment_allocations.join(
+                payments,
+                and_(
+                    payments.c.site == payment_allocations.c.site,
+                    payments.c.name == payment_allocations.c.payment,
+                ),
+            )
+        )
+        .where(*cond)
+        .scalar_subquery()
+    )
+
+
+def credited_to_invoice() -> ScalarSelect[Decimal]:
+    """Σ of submitted credit notes against ``invoices.c.name``, as a positive amount."""
+    ret = invoices.alias("ret")
+    return (
+        select(func.coalesce(-func.sum(ret.c.grand_total), 0))
+        .where(
+            ret.c.site == invoices.c.site,
+            ret.c.return_against == invoices.c.name,
+            ret.c.is_return.is_(True),
+            ret.c.docstatus == 1,
+        )
+        .scalar_subquery()
+    )
+
+
+def invoice_balances(
+    conn: Connection, site: str, names: list[str], *, exclude_payment: str | None = None, lock: bool = False
+) -> dict[str, InvoiceBalance]:
+    """Outstanding amounts computed from the ledger (never a stored field: bug B7)."""
+    if not names:
+        return {}
+    names = sorted(set(names))
+    if lock:
+        # Serialises concurrent payments against one invoice so two cannot both take its last euro.
+        conn.execute(
+            select(invoices.c.name)
+            .where(invoices.c.site == site, invoices.c.name.in_(names))
+            .order_by(invoices.c.name)
+            .with_for_update()
+        )
+    outstanding = invoices.c.grand_total - paid_to_invoice(exclude_payment) - credited_to_invoice()
+    rows = conn.execute(
+        select(invoices.c.name, invoices.c.customer, invoices.c.docstatus, invoices.c.member, outstanding).where(
+            invoices.c.site == site, invoices.c.name.in_(names)
+        )
+    )
+    return {
+        r.name: InvoiceBalance(
+            name=r.name,
+            customer=r.customer,
+            docstatus=r.docstatus,
+            outstanding=Decimal(r[4]),
+            member=r.member,
+        )
+        for r in rows
+    }
+
+
+def customer_exists(conn: Connection, site: str, customer: str) -> bool:
+    return (
+        conn.execute(select(literal(1)).where(customers.c.site == site, customers.c.name == customer)).first()
+        is not None
+    )
+
+
+def customer_members(conn: Connection, site: str, customer: str) -> tuple[str, ...]:
+    rows = conn.execute(
+        select(members.c.name).where(members.c.site == site, members.c.customer == customer).order_by(members.c.name)
+    )
+    return tuple(r.name for r in rows)
+
+
+def mandates_of(conn: Connection, site: str, member_names: tuple[str, ...]) -> tuple[MandateState, ...]:
+    if not member_names:
+        return ()
+    rows = conn.execute(
+        select(mandates.c.mandate_id, mandates.c.member, mandates.c.status, mandates.c.expiry_date)
+        .where(mandates.c.site == site, mandates.c.member.in_(member_names))
+        .order_by(mandates.c.sign_date.desc(), mandates.c.mandate_id)
+    )
+    return tuple(MandateState(r.mandate_id, r.member, r.status, r.expiry_date) for r in rows)
+
+
+def invoice_exists(conn: Connection, site: str, name: str) -> bool:
+    return conn.execute(select(literal(1)).where(invoices.c.site == site, invoices.c.name == name)).first() is not None
+
+
+def save_payment(conn: Connection, site: str, doc: PaymentEntry) -> None:
+    """Upsert the payment and replace its allocations (a retry writes the same rows again)."""
+    values = {
+        "payment_type": doc.payment_type,
+        "party_type": doc.party_type,
+        "party": doc.party,
+        "posting_date": doc.posting_date,
+        "mode_of_payment": doc.mode_of_payment,
+        "paid_amount": doc.paid_amount,
+        "received_amount": doc.received_amount,
+        "reference_no": doc.reference_no,
+        "reference_date": doc.reference_date,
+        "sepa_batch": doc.sepa_batch,
+        "return_reason": doc.return_reason,
+        "docstatus": doc.docstatus,
+        "updated_at": func.now(),
+    }
+    stmt = insert(payments).values(site=site, name=doc.name, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["site", "name"], set_=values))
+    conn.execute(
+        payment_allocations.delete().where(
+            payment_allocations.c.site == site, payment_allocations.c.payment == doc.name
+        )
+    )
+    rows = [
+        {
+            "site": site,
+            "payment": doc.name,
+            "idx": i,
+            "reference_doctype": ref.reference_doctype,
+            "reference_name": ref.reference_name,
+            "allocated_amount": ref.allocated_amount,
+        }
+        for i, ref in enumerate(doc.references)
+        if ref.reference_doctype and ref.reference_name and ref.allocated_amount > 0
+    ]
+    if rows:
+        conn.execute(insert(payment_allocations), rows)
+
+
+def save_invoice(conn: Connection, site: str, doc: SalesInvoice) -> None:
+    values = {
+        "customer": doc.customer,
+        "member": doc.member,
+        "posting_date": doc.posting_date,
+        "due_date": doc.due_date,
+        "grand_total": doc.grand_total,
+        "rounded_total": doc.rounded_total,
+        "docstatus": doc.docstatus,
+        "erp_status": doc.status,
+        "is_return": doc.is_return,
+        "return_against": doc.return_against,
+        "membership": doc.membership,
+        "coverage_start": doc.coverage_start,
+        "coverage_end": doc.coverage_end,
+        "updated_at": func.now(),
+    }
+    stmt = insert(invoices).values(site=site, name=doc.name, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["site", "name"], set_=values))
+    conn.execute(invoice_items.delete().where(invoice_items.c.site == site, invoice_items.c.invoice == doc.name))
+    rows = [
+        {
+            "site": site,
+            "invoice": doc.name,
+            "idx": item.idx or i + 1,
+            "item_code": item.item_code,
+            "item_name": item.item_name,
+            "qty": item.qty,
+            "rate": item.rate,
+            "amount": item.amount,
+        }
+        for i, item in enumerate(doc.items)
+    ]
+    if rows:
+        conn.execute(insert(invoice_items), rows)
+
+
+def members_of_customers(conn: Connection, site: str, customer_names: list[str]) -> dict[str, tuple[str, ...]]:
+    rows = conn.execute(
+        select(members.c.customer, members.c.name)
+        .where(tuple_(members.c.site, members.c.customer).in_([(site, c) for c in customer_names]))
+        .order_by(members.c.name)
+    )
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        out.setdefault(r.customer, []).append(r.name)
+    return {k: tuple(v) for k, v in out.items()}

@@ -1,0 +1,239 @@
+"""Member history: fetch the facts in a constant number of queries, store the projection, read it back.
+
+Concurrent rebuilds of one member serialise on a transaction-level advisory lock taken before anything is read,
+so the last writer always wrote what a from-scratch rebuild would produce (bugs B1/B2/B13).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+
+from domain.history import HISTORY_LIMIT, Allocation, HistoryRow, InvoiceFacts, UnreconciledPayment
+from ledger.documents import credited_to_invoice, paid_to_invoice
+from ledger.schema import (
+    invoices,
+    mandate_usages,
+    mandates,
+    member_history,
+    member_history_state,
+    members,
+    payment_allocations,
+    payments,
+)
+
+
+class UnknownMember(LookupError):
+    pass
+
+
+def lock_member(conn: Connection, site: str, member: str) -> None:
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"history:{site}:{member}"})
+
+
+def member_customer(conn: Connection, site: str, member: str) -> str | None:
+    row = conn.execute(select(members.c.customer).where(members.c.site == site, members.c.name == member)).first()
+    if row is None:
+        raise UnknownMember(member)
+    return row.customer
+
+
+def history_facts(conn: Connection, site: str, customer: str) -> tuple[list[InvoiceFacts], list[UnreconciledPayment]]:
+    """Five queries whatever the history length (bug B10 did ~5 per invoice)."""
+    inv_rows = conn.execute(
+        select(invoices)
+        .where(invoices.c.site == site, invoices.c.customer == customer, invoices.c.is_return.is_(False))
+        .order_by(invoices.c.posting_date.desc(), invoices.c.name.desc())
+        .limit(HISTORY_LIMIT)
+    ).all()
+    names = [r.name for r in inv_rows]
+
+    allocations: dict[str, list[Allocation]] = {}
+    credited: dict[str, Decimal] = {}
+    collected: dict[str, str] = {}
+    if names:
+        alloc_rows = conn.execute(
+            select(
+                payment_allocations.c.reference_name,
+                payments.c.name,
+                payments.c.posting_date,
+                payments.c.mode_of_payment,
+                payment_allocations.c.allocated_amount,
+            )
+            .select_from(
+                payment_allocations.join(
+                    payments,
+                    and_(
+                        payments.c.site == payment_allocations.c.site,
+                        payments.c.name == payment_allocations.c.payment,
+                    ),
+                )
+            )
+            .where(
+                payment_allocations.c.site == site,
+                payment_allocations.c.reference_doctype == "Sales Invoice",
+                payment_allocations.c.reference_name.in_(names),
+                payments.c.docstatus == 1,  # bug B11 counted cancelled payments
+            )
+        )
+        for r in alloc_rows:
+            allocations.setdefault(r.reference_name, []).append(
+                Allocation(r.name, r.posting_date, r.mode_of_payment, r.allocated_amount)
+            )
+        ret = invoices.alias("ret")
+        for r in conn.execute(
+            select(ret.c.return_against, -func.sum(ret.c.grand_total))
+            .where(
+                ret.c.site == site,
+                ret.c.return_against.in_(names),
+                ret.c.is_return.is_(True),
+                ret.c.docstatus == 1,
+            )
+            .group_by(ret.c.return_against)
+        ):
+            credited[r[0]] = r[1]
+        for r in conn.execute(
+            select(mandate_usages.c.invoice, func.min(mandate_usages.c.mandate_id))
+            .where(
+                mandate_usages.c.site == site,
+                mandate_usages.c.invoice.in_(names),
+                mandate_usages.c.status == "Collected",
+            )
+            .group_by(mandate_usages.c.invoice)
+        ):
+            collected[r[0]] = r[1]
+
+    facts = [
+        InvoiceFacts(
+            name=r.name,
+            posting_date=r.posting_date,
+            due_date=r.due_date,
+            docstatus=r.docstatus,
+            grand_total=r.grand_total,
+            membership=r.membership,
+            coverage_start=r.coverage_start,
+            coverage_end=r.coverage_end,
+            allocations=tuple(allocations.get(r.name, ())),
+            credited=credited.get(r.name, Decimal(0)),
+            collected_by_mandate=collected.get(r.name),
+        )
+        for r in inv_rows
+    ]
+
+    has_allocation = (
+        select(payment_allocations.c.payment)
+        .where(
+            payment_allocations.c.site == payments.c.site,
+            payment_allocations.c.payment == payments.c.name,
+            payment_allocations.c.reference_doctype == "Sales Invoice",
+        )
+        .exists()
+    )
+    unreconciled = [
+        UnreconciledPayment(r.name, r.posting_date, r.mode_of_payment, r.paid_amount, r.reference_no)
+        for r in conn.execute(
+            select(payments)
+            .where(
+                payments.c.site == site,
+                payments.c.party_type == "Customer",
+                payments.c.party == customer,
+                payments.c.payment_type == "Receive",
+                payments.c.docstatus == 1,
+                ~has_allocation,
+            )
+            .order_by(payments.c.posting_date.desc(), payments.c.name.desc())
+        )
+    ]
+    return facts, unreconciled
+
+
+def store_history(conn: Connection, site: str, member: str, rows: list[HistoryRow]) -> None:
+    """Replace the member's projection wholesale (caller holds the member lock)."""
+    conn.execute(member_history.delete().where(member_history.c.site == site, member_history.c.member == member))
+    if rows:
+        conn.execute(
+            insert(member_history),
+            [{"site": site, "member": member, **row.model_dump()} for row in rows],
+        )
+    state = insert(member_history_state).values(site=site, member=member, rebuilds=1)
+    conn.execute(
+        state.on_conflict_do_update(
+            index_elements=["site", "member"],
+            set_={"rebuilds": member_history_state.c.rebuilds + 1, "rebuilt_at": func.now()},
+        )
+    )
+
+
+def read_history(conn: Connection, site: str, member: str) -> list[HistoryRow]:
+    rows = conn.execute(
+        select(member_history)
+        .where(member_history.c.site == site, member_history.c.member == member)
+        .order_by(member_history.c.position)
+    ).mappings()
+    return [HistoryRow.model_validate(dict(r)) for r in rows]
+
+
+def member_summary(conn: Connection, site: str, member: str, *, today: dt.date) -> dict[str, Any]:
+    """Financial summary over all submitted invoices of the member's customer.
+
+    Each figure comes from its own aggregate subquery: joining invoices × payments would multiply sums (bug B14).
+    """
+    customer = member_customer(conn, site, member)
+    paid_per_invoice = paid_to_invoice()
+    credited_per_invoice = credited_to_invoice()
+    per_invoice = (
+        select(
+            invoices.c.grand_total,
+            invoices.c.posting_date,
+            paid_per_invoice.label("paid"),
+            (invoices.c.grand_total - paid_per_invoice - credited_per_invoice).label("outstanding"),
+        )
+        .where(
+            invoices.c.site == site,
+            invoices.c.customer == customer,
+            invoices.c.is_return.is_(False),
+            invoices.c.docstatus == 1,
+        )
+        .subquery()
+    )
+    inv = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(per_invoice.c.outstanding > 0),
+            func.coalesce(func.sum(per_invoice.c.grand_total), 0),
+            func.coalesce(func.sum(case((per_invoice.c.outstanding > 0, per_invoice.c.outstanding), else_=0)), 0),
+            func.max(per_invoice.c.posting_date),
+        )
+    ).one()
+    pay = conn.execute(
+        select(func.coalesce(func.sum(payments.c.paid_amount), 0), func.max(payments.c.posting_date)).where(
+            payments.c.site == site,
+            payments.c.party_type == "Customer",
+            payments.c.party == customer,
+            payments.c.payment_type == "Receive",
+            payments.c.docstatus == 1,
+        )
+    ).one()
+    active_mandates = conn.execute(
+        select(func.count()).where(
+            mandates.c.site == site,
+            mandates.c.member == member,
+            mandates.c.status == "Active",
+            (mandates.c.expiry_date.is_(None)) | (mandates.c.expiry_date >= today),
+        )
+    ).scalar_one()
+    return {
+        "member": member,
+        "total_invoices": inv[0],
+        "unpaid_invoices": inv[1],
+        "total_invoiced": Decimal(inv[2]),
+        "total_outstanding": Decimal(inv[3]),
+        "total_paid": Decimal(pay[0]),
+        "last_payment_date": pay[1],
+        "last_invoice_date": inv[4],
+        "active_mandates": active_mandates,
+    }

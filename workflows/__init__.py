@@ -1,0 +1,1 @@
+"""Workflow classes: orchestration only, deterministic (no I/O, clock or randomness)."""

@@ -1,0 +1,40 @@
+"""PaymentEntryWorkflow: verdict first (step 1), then SEPA, member history and analytics in the background."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.analytics import AnalyticsActivities
+    from activities.sepa import SepaActivities
+    from domain.contracts import PaymentEntry
+    from domain.messages import PipelineResult, SubmissionInput
+    from domain.priorities import Level
+    from workflows.pipeline import Pipeline, PipelineWorkflow
+
+
+@workflow.defn
+class PaymentEntryWorkflow(PipelineWorkflow):
+    @workflow.run
+    async def run(self, inp: SubmissionInput) -> PipelineResult:
+        pipeline = self._pipeline = Pipeline(inp)
+        doc = inp.document
+        assert isinstance(doc, PaymentEntry)
+        verdict = await pipeline.validate()
+        if not (verdict.accepted and verdict.runs_pipeline):
+            return pipeline.result()
+
+        if doc.is_sepa:
+            pipeline.plan("sepa")
+        histories = pipeline.history_steps(verdict.members)
+        pipeline.plan("analytics")
+        if doc.is_sepa:
+            # Before the history: history rows carry the mandate reference of collected usages.
+            await pipeline.run_step(
+                "sepa", SepaActivities.update_mandate, pipeline.step_input(), Level.CRITICAL, "SEPA mandate usage"
+            )
+        analytics = pipeline.run_step(
+            "analytics", AnalyticsActivities.record_payment_facts, pipeline.step_input(), Level.LOW, "payment analytics"
+        )
+        await pipeline.run_parallel(*histories, analytics)
+        return pipeline.result()

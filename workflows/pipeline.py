@@ -1,0 +1,179 @@
+"""The machinery both pipelines share: step 1 as a local activity, background steps with retry policies,
+progress that a query can read, and the audit of failed steps. Deterministic: it only orchestrates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import Priority, RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.audit import AuditActivities
+    from activities.history import HistoryActivities
+    from activities.submission import SubmissionActivities
+    from domain.messages import PipelineResult, Progress, StepFailure, StepInput, StepProgress, SubmissionInput
+    from domain.priorities import RETRY_BUDGETS, Level
+    from domain.verdicts import Verdict
+    from workflows import search_attributes as sa
+
+BUSINESS_ERROR = "BusinessRuleViolation"
+
+# Step 1 answers a waiting user: retry quickly, and keep retrying (a database outage leaves the verdict
+# "pending" for the ERP and the workflow waiting durably, instead of losing the submission).
+VALIDATE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=[BUSINESS_ERROR],
+)
+
+
+def retry_policy(level: Level, scale: float) -> RetryPolicy:
+    budget = RETRY_BUDGETS[level]
+    initial = timedelta(seconds=budget.initial_interval_seconds * scale)
+    return RetryPolicy(
+        initial_interval=initial,
+        backoff_coefficient=budget.backoff,
+        maximum_interval=initial * 10,
+        maximum_attempts=budget.maximum_attempts,
+        non_retryable_error_types=[BUSINESS_ERROR],
+    )
+
+
+class Pipeline:
+    """Held by a workflow instance; records each step's progress as the workflow runs it."""
+
+    def __init__(self, inp: SubmissionInput) -> None:
+        self.inp = inp
+        self.verdict: Verdict | None = None
+        self.steps: dict[str, StepProgress] = {}
+
+    async def validate(self) -> Verdict:
+        self._set_state("validating")
+        self.verdict = await workflow.execute_local_activity_method(
+            SubmissionActivities.validate_and_record,
+            self.inp,
+            start_to_close_timeout=timedelta(seconds=10),
+            schedule_to_close_timeout=timedelta(hours=24),
+            retry_policy=VALIDATE_RETRY,
+        )
+        self._set_state(self.verdict.status)
+        return self.verdict
+
+    def plan(self, *names: str) -> None:
+        for name in names:
+            self.steps.setdefault(name, StepProgress(name=name))
+
+    def step_input(self, member: str | None = None) -> StepInput:
+        doc = self.inp.document
+        return StepInput(site=self.inp.site, actor=self.inp.user, doctype=doc.doctype, name=doc.name, member=member)
+
+    async def run_step(
+        self,
+        name: str,
+        activity: Callable[..., Any],
+        arg: StepInput,
+        level: Level,
+        summary: str,
+    ) -> bool:
+        """Run one background step; a failure is recorded and audited, never raised (other steps go on)."""
+        progress = self.steps.setdefault(name, StepProgress(name=name))
+        progress.status = "running"
+        self._set_state(name)
+        try:
+            result = await workflow.execute_activity_method(
+                activity,
+                arg,
+                task_queue=self.inp.background_task_queue,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=retry_policy(level, self.inp.retry_interval_scale),
+                priority=Priority(priority_key=int(level)),
+                summary=summary,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            details = cause.details[0] if isinstance(cause, ApplicationError) and cause.details else {}
+            progress.status = "failed"
+            progress.attempts = int(details.get("attempt", 1)) if isinstance(details, dict) else 1
+            progress.last_error = cause.message if cause is not None else str(err)
+            error_type = cause.type if isinstance(cause, ApplicationError) and cause.type else "ActivityError"
+            await workflow.execute_activity_method(
+                AuditActivities.record_step_failure,
+                StepFailure(
+                    site=arg.site,
+                    actor=arg.actor,
+                    doctype=arg.doctype,
+                    name=arg.name,
+                    step=name,
+                    error_type=error_type or "ActivityError",
+                    message=progress.last_error or "",
+                    attempts=progress.attempts,
+                ),
+                task_queue=self.inp.background_task_queue,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
+                priority=Priority(priority_key=int(Level.HIGH)),
+                summary=f"audit failure of {name}",
+            )
+            return False
+        progress.status = "done"
+        progress.attempts = result.attempt
+        progress.detail = result.detail
+        return True
+
+    async def run_parallel(self, *steps: Coroutine[Any, Any, bool]) -> list[bool]:
+        return list(await asyncio.gather(*steps))
+
+    def history_steps(self, members: list[str]) -> list[Coroutine[Any, Any, bool]]:
+        """One rebuild per member of the document's customer; they run in parallel (each is serialised per member
+        in the ledger, so concurrent pipelines touching one member cannot interleave)."""
+        self.plan(*(f"history:{m}" for m in members))
+        return [
+            self.run_step(
+                f"history:{m}",
+                HistoryActivities.rebuild_member_history,
+                self.step_input(member=m),
+                Level.NORMAL,
+                f"rebuild history of {m}",
+            )
+            for m in members
+        ]
+
+    def progress(self) -> Progress:
+        return Progress(workflow_id=workflow.info().workflow_id, verdict=self.verdict, steps=list(self.steps.values()))
+
+    def result(self) -> PipelineResult:
+        assert self.verdict is not None
+        failed = any(s.status == "failed" for s in self.steps.values())
+        self._set_state("completed_with_failures" if failed else "completed")
+        return PipelineResult(verdict=self.verdict, steps=list(self.steps.values()))
+
+    def _set_state(self, state: str) -> None:
+        workflow.upsert_search_attributes([sa.STATE.value_set(state[:100])])
+
+
+class PipelineWorkflow:
+    """Handlers both workflows expose; subclasses add ``@workflow.defn`` and their ``run``."""
+
+    def __init__(self) -> None:
+        self._pipeline: Pipeline | None = None
+
+    @workflow.update
+    async def verdict(self) -> Verdict:
+        """Update-With-Start target: answers as soon as step 1 has decided."""
+        await workflow.wait_condition(lambda: self._pipeline is not None and self._pipeline.verdict is not None)
+        assert self._pipeline is not None and self._pipeline.verdict is not None
+        return self._pipeline.verdict
+
+    @workflow.query
+    def progress(self) -> Progress:
+        """Which steps are done, pending or failed, with attempts and last error."""
+        if self._pipeline is None:
+            return Progress(workflow_id=workflow.info().workflow_id)
+        return self._pipeline.progress()
