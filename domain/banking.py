@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
@@ -9,8 +11,10 @@ from domain.contracts import SepaMandate
 from domain.verdicts import FieldError
 
 
-def bank_account_errors(mandate: SepaMandate) -> list[FieldError]:
+def bank_account_errors(mandate: SepaMandate, *, today: dt.date) -> list[FieldError]:
     errors: list[FieldError] = []
+    if mandate.sign_date > today:
+        errors.append(FieldError(field="sign_date", code="in_future", message=f"{mandate.sign_date} is in the future"))
     try:
         IBAN(mandate.iban)
     except SchwiftyException as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -99,7 +100,7 @@ def parse_submission(raw: object, *, currency: str) -> PaymentEntry | SalesInvoi
     return doc
 
 
-def parse_reference(raw: object, *, currency: str) -> Customer | Member | SepaMandate:
+def parse_reference(raw: object, *, currency: str, today: dt.date) -> Customer | Member | SepaMandate:
     """Parse a Customer, Member or SEPA Mandate; IBAN and BIC are checked with schwifty."""
     from domain.banking import bank_account_errors
 
@@ -109,7 +110,7 @@ def parse_reference(raw: object, *, currency: str) -> Customer | Member | SepaMa
     if isinstance(doc, Customer):
         errors += _currency_errors(doc, currency)
     if isinstance(doc, SepaMandate):
-        errors += bank_account_errors(doc)
+        errors += bank_account_errors(doc, today=today)
     if errors:
         raise DocumentRejected(errors)
     return doc

@@ -90,6 +90,7 @@ class Pipeline:
             result = await workflow.execute_activity_method(
                 activity,
                 arg,
+                activity_id=name,
                 task_queue=self.inp.background_task_queue,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=retry_policy(level, self.inp.retry_interval_scale),
@@ -115,6 +116,7 @@ class Pipeline:
                     message=progress.last_error or "",
                     attempts=progress.attempts,
                 ),
+                activity_id=f"audit-failure:{name}",
                 task_queue=self.inp.background_task_queue,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),

@@ -1,0 +1,193 @@
+"""Async client: what an ERP (or any Python caller) uses to hand duesflow a submitted document."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import Engine
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.contracts import PaymentEntry, SalesInvoice
+from domain.history import HistoryRow
+from domain.ids import check_site, workflow_id
+from domain.messages import PipelineResult, Progress, StepProgress, SubmissionInput
+from domain.parsing import parse_submission
+from domain.settings import Settings, load_settings
+from domain.verdicts import DocumentRejected, Verdict
+from ledger.cache import ReadCache
+from ledger.db import make_engine
+from starter.reads import LedgerReads
+from starter.reference_data import ImportReport, load_reference_data
+from workflows import search_attributes as sa
+from workflows.payment_entry import PaymentEntryWorkflow
+from workflows.sales_invoice import SalesInvoiceWorkflow
+
+WORKFLOW_FOR = {"Payment Entry": PaymentEntryWorkflow, "Sales Invoice": SalesInvoiceWorkflow}
+
+
+def summary_of(doc: PaymentEntry | SalesInvoice) -> str:
+    """Web UI summary: doctype, name, amount and mode. Never the party (a person's name)."""
+    if isinstance(doc, PaymentEntry):
+        mode = f" · {doc.mode_of_payment}" if doc.mode_of_payment else ""
+        return f"Payment Entry {doc.name} · €{doc.paid_amount}{mode}"
+    kind = "Credit Note" if doc.is_return else "Sales Invoice"
+    return f"{kind} {doc.name} · €{doc.grand_total}" + (f" · due {doc.due_date}" if doc.due_date else "")
+
+
+class DuesflowClient:
+    def __init__(self, client: Client, settings: Settings, engine: Engine, cache: ReadCache) -> None:
+        self.temporal = client
+        self.settings = settings
+        self._engine = engine
+        self.reads = LedgerReads(engine, cache)
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None) -> DuesflowClient:
+        settings = settings or load_settings()
+        client = await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+        )
+        engine = make_engine(settings.database_url, pool_size=4)
+        cache = ReadCache(redis.Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5))
+        return cls(client, settings, engine, cache)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._engine.dispose)
+
+    # -- submissions -------------------------------------------------------------------------------------------
+
+    async def submit(self, doc: Mapping[str, Any], *, site: str, user: str, timeout: float | None = None) -> Verdict:
+        """Validate and start (or find) the document's workflow; return step 1's verdict.
+
+        A document that breaks the contract is rejected here with field errors; nothing is written and no
+        workflow starts. Submitting the same document again returns the same verdict and starts nothing new.
+        If no worker answers within ``timeout`` seconds, the verdict is ``pending`` with the workflow id.
+        """
+        check_site(site)
+        if not isinstance(user, str) or not user.strip():
+            raise ValueError("user must be the submitting ERP user, got an empty value")
+        try:
+            parsed = parse_submission(doc, currency=self.settings.currency)
+        except DocumentRejected as exc:
+            return Verdict(status="rejected", errors=exc.errors)
+        wid = workflow_id(site, parsed.doctype, parsed.name)
+        wf = WORKFLOW_FOR[parsed.doctype]
+        inp = SubmissionInput(
+            site=site,
+            user=user,
+            document=parsed,
+            background_task_queue=self.settings.background_task_queue,
+            retry_interval_scale=self.settings.retry_interval_scale,
+        )
+        start = WithStartWorkflowOperation(
+            wf.run,
+            inp,
+            id=wid,
+            task_queue=self.settings.workflow_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A finished document stays finished: re-submitting must not run its effects again.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.SITE, site),
+                    SearchAttributePair(sa.DOCTYPE, parsed.doctype),
+                    SearchAttributePair(sa.DOCUMENT, parsed.name),
+                    SearchAttributePair(sa.STATE, "submitted"),
+                ]
+            ),
+            static_summary=summary_of(parsed),
+        )
+        wait = timeout if timeout is not None else self.settings.verdict_timeout_seconds
+        try:
+            return await self.temporal.execute_update_with_start_workflow(
+                wf.verdict, start_workflow_operation=start, rpc_timeout=timedelta(seconds=wait)
+            )
+        except WorkflowAlreadyStartedError:
+            return await self._verdict_of_closed(wid)
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            return Verdict(status="pending", workflow_id=wid)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+                return Verdict(status="pending", workflow_id=wid)
+            raise
+
+    async def _verdict_of_closed(self, wid: str) -> Verdict:
+        result = await self.temporal.get_workflow_handle(wid, result_type=PipelineResult).result()
+        return result.verdict
+
+    async def progress(self, workflow_id_: str) -> Progress:
+        """Steps done, pending and failed, with attempts and last error; live retries come from the server."""
+        handle = self.temporal.get_workflow_handle(workflow_id_, result_type=PipelineResult)
+        desc = await handle.describe()
+        if desc.status == WorkflowExecutionStatus.COMPLETED:
+            result = await handle.result()
+            return Progress(workflow_id=workflow_id_, verdict=result.verdict, steps=result.steps)
+        progress = await handle.query(PaymentEntryWorkflow.progress, result_type=Progress)
+        return _with_live_attempts(progress, desc.raw_description.pending_activities)
+
+    async def wait(self, workflow_id_: str) -> PipelineResult:
+        """Block until the document's background steps have all finished (done or failed)."""
+        return await self.temporal.get_workflow_handle(workflow_id_, result_type=PipelineResult).result()
+
+    # -- reference data and reads (the ledger is synchronous: run it off the event loop) ----------------------
+
+    async def load_reference_data(
+        self, docs: Sequence[Any], *, site: str, on_progress: Callable[[int, int], None] | None = None
+    ) -> ImportReport:
+        return await asyncio.to_thread(
+            load_reference_data,
+            self._engine,
+            docs,
+            site=site,
+            currency=self.settings.currency,
+            today=dt.date.today(),
+            on_progress=on_progress,
+        )
+
+    async def member_history(self, site: str, member: str) -> list[HistoryRow]:
+        return await asyncio.to_thread(self.reads.member_history, site, member)
+
+    async def member_summary(self, site: str, member: str) -> dict[str, Any]:
+        return await asyncio.to_thread(self.reads.member_summary, site, member)
+
+    async def mandate(self, site: str, mandate_id: str) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self.reads.mandate, site, mandate_id)
+
+    async def daily_totals(self, site: str, date_from: dt.date, date_to: dt.date) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.reads.daily_totals, site, date_from, date_to)
+
+    async def audit_trail(self, site: str, doctype: str, name: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.reads.audit_trail, site, doctype, name)
+
+
+def _with_live_attempts(progress: Progress, pending: Sequence[Any]) -> Progress:
+    """The workflow learns attempts when a step ends; the server knows the attempt and last failure of a
+    running one. Background steps use their step name as activity id, which joins the two."""
+    live = {act.activity_id: act for act in pending}
+    steps: list[StepProgress] = []
+    for step in progress.steps:
+        act = live.get(step.name)
+        if act is not None:
+            last = act.last_failure.message if act.HasField("last_failure") else step.last_error
+            step = step.model_copy(update={"attempts": act.attempt, "last_error": last or None})
+        steps.append(step)
+    return progress.model_copy(update={"steps": steps})
