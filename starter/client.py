@@ -98,37 +98,46 @@ class DuesflowClient:
             background_task_queue=self.settings.background_task_queue,
             retry_interval_scale=self.settings.retry_interval_scale,
         )
-        start = WithStartWorkflowOperation(
-            wf.run,
-            inp,
-            id=wid,
-            task_queue=self.settings.workflow_task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            # A finished document stays finished: re-submitting must not run its effects again.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.SITE, site),
-                    SearchAttributePair(sa.DOCTYPE, parsed.doctype),
-                    SearchAttributePair(sa.DOCUMENT, parsed.name),
-                    SearchAttributePair(sa.STATE, "submitted"),
-                ]
-            ),
-            static_summary=summary_of(parsed),
-        )
-        wait = timeout if timeout is not None else self.settings.verdict_timeout_seconds
-        try:
-            return await self.temporal.execute_update_with_start_workflow(
-                wf.verdict, start_workflow_operation=start, rpc_timeout=timedelta(seconds=wait)
+
+        def start_operation() -> WithStartWorkflowOperation[Any, PipelineResult]:
+            return WithStartWorkflowOperation(
+                wf.run,
+                inp,
+                id=wid,
+                task_queue=self.settings.workflow_task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # A finished document stays finished: re-submitting must not run its effects again.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.SITE, site),
+                        SearchAttributePair(sa.DOCTYPE, parsed.doctype),
+                        SearchAttributePair(sa.DOCUMENT, parsed.name),
+                        SearchAttributePair(sa.STATE, "submitted"),
+                    ]
+                ),
+                static_summary=summary_of(parsed),
             )
-        except WorkflowAlreadyStartedError:
-            return await self._verdict_of_closed(wid)
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
-            return Verdict(status="pending", workflow_id=wid)
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+
+        wait = timeout if timeout is not None else self.settings.verdict_timeout_seconds
+        for attempt in range(5):
+            try:
+                return await self.temporal.execute_update_with_start_workflow(
+                    wf.verdict, start_workflow_operation=start_operation(), rpc_timeout=timedelta(seconds=wait)
+                )
+            except WorkflowAlreadyStartedError:
+                return await self._verdict_of_closed(wid)
+            except WorkflowUpdateRPCTimeoutOrCancelledError:
                 return Verdict(status="pending", workflow_id=wid)
-            raise
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+                    return Verdict(status="pending", workflow_id=wid)
+                # Identical submissions racing each other: the server starts one and asks the others to retry,
+                # which then attach to it (USE_EXISTING).
+                if "StartDeduped" not in exc.message or attempt == 4:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def _verdict_of_closed(self, wid: str) -> Verdict:
         result = await self.temporal.get_workflow_handle(wid, result_type=PipelineResult).result()

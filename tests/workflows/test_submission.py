@@ -1,0 +1,191 @@
+"""Submissions end to end on the real dev server, PostgreSQL and Redis: verdicts, rejections, idempotency,
+concurrency, pending verdicts and failed steps."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from domain.history import project_history
+from domain.settings import Settings
+from ledger.history import history_facts, read_history
+from ledger.schema import audit_records, mandate_usages, payment_allocations, payment_facts, payments
+from starter.client import DuesflowClient
+from tests import builders as b
+
+USER = "treasurer@example.nl"
+pytestmark = pytest.mark.usefixtures("workers")
+
+
+async def given_member(duesflow: DuesflowClient, site: str, *, mandate: dict[str, Any] | None = None) -> None:
+    docs = [b.customer("C1"), b.member("M1", "C1", "SEPA Direct Debit" if mandate else "Bank Transfer")]
+    await duesflow.load_reference_data([*docs, *([mandate] if mandate else [])], site=site)
+
+
+async def accepted(duesflow: DuesflowClient, site: str, doc: dict[str, Any]) -> Any:
+    verdict = await duesflow.submit(doc, site=site, user=USER)
+    assert verdict.status == "accepted", verdict.errors
+    return await duesflow.wait(verdict.workflow_id)
+
+
+def count(engine: Engine, table: Any, *where: Any) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+
+
+async def test_business_rule_rejection_is_audited_and_writes_no_document(
+    duesflow: DuesflowClient, engine: Engine, site: str
+) -> None:
+    await given_member(duesflow, site)
+    doc = b.payment("PAY-1", "Nobody", 10.0)
+    verdict = await duesflow.submit(doc, site=site, user=USER)
+    assert verdict.status == "rejected"
+    assert [(e.field, e.code) for e in verdict.errors] == [("party", "unknown_customer")]
+    assert verdict.workflow_id == f"{site}:Payment Entry:PAY-1"
+    result = await duesflow.wait(verdict.workflow_id)
+    assert result.steps == []
+    assert count(engine, payments, payments.c.site == site) == 0
+    trail = await duesflow.audit_trail(site, "Payment Entry", "PAY-1")
+    assert [(e["event"], e["actor"], e["severity"]) for e in trail] == [("rejected", USER, "warning")]
+    assert trail[0]["details"]["verdict"]["errors"][0]["code"] == "unknown_customer"
+
+
+async def test_over_allocation_names_the_reference_field(duesflow: DuesflowClient, site: str) -> None:
+    await given_member(duesflow, site)
+    await accepted(duesflow, site, b.invoice("INV-1", "C1", 15.0))
+    verdict = await duesflow.submit(b.payment("PAY-1", "C1", 15.01, [("INV-1", 15.01)]), site=site, user=USER)
+    assert verdict.status == "rejected"
+    assert [(e.field, e.code) for e in verdict.errors] == [("references.0.allocated_amount", "exceeds_outstanding")]
+
+
+async def test_contract_error_starts_nothing_and_writes_nothing(
+    duesflow: DuesflowClient, temporal_client: Client, engine: Engine, site: str
+) -> None:
+    doc = b.payment("PAY-BAD", "C1", 10.0)
+    doc["paid_amount"] = "ten euros"
+    doc["posting_date"] = "2025-13-45"
+    verdict = await duesflow.submit(doc, site=site, user=USER)
+    assert verdict.status == "rejected" and verdict.workflow_id is None
+    assert {e.field for e in verdict.errors} == {"paid_amount", "posting_date"}
+    with pytest.raises(RPCError):
+        await temporal_client.get_workflow_handle(f"{site}:Payment Entry:PAY-BAD").describe()
+    assert count(engine, audit_records, audit_records.c.site == site) == 0
+
+
+async def test_foreign_currency_is_rejected_with_the_field(duesflow: DuesflowClient, site: str) -> None:
+    doc = b.invoice("INV-USD", "C1", 15.0, currency="USD")
+    verdict = await duesflow.submit(doc, site=site, user=USER)
+    assert [(e.field, e.code) for e in verdict.errors] == [("currency", "unsupported_currency")]
+
+
+async def test_resubmitting_returns_the_same_verdict_and_starts_nothing(
+    duesflow: DuesflowClient, temporal_client: Client, engine: Engine, site: str
+) -> None:
+    await given_member(duesflow, site)
+    doc = b.invoice("INV-1", "C1", 15.0)
+    first = await duesflow.submit(doc, site=site, user=USER)
+    await duesflow.wait(first.workflow_id)
+    again = await duesflow.submit(doc, site=site, user=USER)  # the workflow is closed by now
+    assert again == first
+    runs = [w async for w in temporal_client.list_workflows(f"WorkflowId = '{first.workflow_id}'")]
+    assert len(runs) == 1
+    assert count(engine, audit_records, audit_records.c.site == site, audit_records.c.event == "submitted") == 1
+
+
+async def test_same_document_twenty_times_at_once_has_one_set_of_effects(
+    duesflow: DuesflowClient, engine: Engine, site: str
+) -> None:
+    await given_member(duesflow, site, mandate=b.mandate("MD-1", "M1"))
+    await accepted(duesflow, site, b.invoice("INV-1", "C1", 15.0, member_name="M1"))
+    doc = b.payment("PAY-1", "C1", 15.0, [("INV-1", 15.0)], mode="SEPA Direct Debit")
+    verdicts = await asyncio.gather(*(duesflow.submit(doc, site=site, user=USER) for _ in range(20)))
+    assert {v.status for v in verdicts} == {"accepted"}
+    assert len({v.model_dump_json() for v in verdicts}) == 1
+    result = await duesflow.wait(verdicts[0].workflow_id)
+    assert all(s.status == "done" for s in result.steps)
+    assert count(engine, payments, payments.c.site == site) == 1
+    assert count(engine, payment_allocations, payment_allocations.c.site == site) == 1
+    assert count(engine, mandate_usages, mandate_usages.c.site == site) == 1
+    assert count(engine, payment_facts, payment_facts.c.site == site) == 1
+    assert count(engine, audit_records, audit_records.c.site == site, audit_records.c.name == "PAY-1") == 4
+    mandate = await duesflow.mandate(site, "MD-1")
+    assert mandate["sequence_state"] == "RCUR"
+
+
+async def test_twenty_payments_for_one_member_at_once_leave_history_equal_to_a_rebuild(
+    duesflow: DuesflowClient, engine: Engine, site: str
+) -> None:
+    await given_member(duesflow, site)
+    for i in range(20):
+        await duesflow.submit(
+            b.invoice(f"INV-{i:02}", "C1", 45.0, posting_date=f"2025-03-{i + 1:02}"), site=site, user=USER
+        )
+    # Each payment pays 30 of its invoice and 15 of the next one: neighbours race on shared invoices and member.
+    docs = [
+        b.payment(f"PAY-{i:02}", "C1", 45.0, [(f"INV-{i:02}", 30.0), (f"INV-{(i + 1) % 20:02}", 15.0)])
+        for i in range(20)
+    ]
+    verdicts = await asyncio.gather(*(duesflow.submit(d, site=site, user=USER) for d in docs))
+    accepted_ids = [v.workflow_id for v in verdicts if v.status == "accepted"]
+    assert len(accepted_ids) == 20, [
+        (v.workflow_id, [e.message for e in v.errors]) for v in verdicts if v.status != "accepted"
+    ]
+    await asyncio.gather(*(duesflow.wait(w) for w in accepted_ids))
+    with engine.connect() as conn:
+        stored = read_history(conn, site, "M1")
+        rebuilt = project_history(*history_facts(conn, site, "C1"), today=dt.date.today())
+    assert stored == rebuilt
+    assert [r.outstanding_amount for r in stored] == [Decimal("0.00")] * 20
+    assert {r.payment_status for r in stored} == {"Paid"}
+
+
+async def test_concurrent_payments_cannot_take_the_same_outstanding_twice(
+    duesflow: DuesflowClient, engine: Engine, site: str
+) -> None:
+    await given_member(duesflow, site)
+    await accepted(duesflow, site, b.invoice("INV-1", "C1", 15.0))
+    docs = [b.payment(f"PAY-{i}", "C1", 15.0, [("INV-1", 15.0)]) for i in range(10)]
+    verdicts = await asyncio.gather(*(duesflow.submit(d, site=site, user=USER) for d in docs))
+    assert sorted(v.status for v in verdicts) == ["accepted"] + ["rejected"] * 9
+    rejected = [v for v in verdicts if v.status == "rejected"]
+    assert {e.code for v in rejected for e in v.errors} == {"exceeds_outstanding"}
+
+
+async def test_no_worker_gives_a_pending_verdict_with_the_workflow_id(
+    temporal_client: Client, settings: Settings, engine: Engine, cache: Any, site: str
+) -> None:
+    orphan = settings.model_copy(update={"workflow_task_queue": f"nobody-listens-{uuid.uuid4().hex[:6]}"})
+    client = DuesflowClient(temporal_client, orphan, engine, cache)
+    verdict = await client.submit(b.invoice("INV-1", "C1", 15.0), site=site, user=USER, timeout=1.0)
+    assert verdict.status == "pending"
+    assert verdict.workflow_id == f"{site}:Sales Invoice:INV-1"
+    handle = temporal_client.get_workflow_handle(verdict.workflow_id)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING  # durably waiting for a worker
+    await handle.terminate("test cleanup")
+
+
+async def test_business_failure_in_a_step_is_audited_and_other_steps_still_run(
+    duesflow: DuesflowClient, site: str
+) -> None:
+    # Step 1 only needs an active mandate; the SEPA step also enforces the mandate's maximum amount.
+    await given_member(duesflow, site, mandate=b.mandate("MD-1", "M1", maximum_amount=10.0))
+    await accepted(duesflow, site, b.invoice("INV-1", "C1", 15.0, member_name="M1"))
+    result = await accepted(duesflow, site, b.payment("PAY-1", "C1", 15.0, [("INV-1", 15.0)], mode="SEPA Direct Debit"))
+    steps = {s.name: s for s in result.steps}
+    assert steps["sepa"].status == "failed"
+    assert steps["sepa"].attempts == 1  # non-retryable: not retried
+    assert "exceeds the mandate maximum" in (steps["sepa"].last_error or "")
+    assert steps["history:M1"].status == "done" and steps["analytics"].status == "done"
+    trail = await duesflow.audit_trail(site, "Payment Entry", "PAY-1")
+    failed = [e for e in trail if e["event"] == "step_failed"]
+    assert [(e["step"], e["outcome"], e["severity"]) for e in failed] == [("sepa", "BusinessRuleViolation", "error")]
+    progress = await duesflow.progress(result.verdict.workflow_id)
+    assert [s.status for s in progress.steps] == ["failed", "done", "done"]
