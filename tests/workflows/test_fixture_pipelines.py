@@ -4,11 +4,17 @@ their README describes (judged by the rules of domain.md)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from starter.client import DuesflowClient
 from tests.conftest import load_fixture
+from worker import WORKFLOWS
 
 USER = "penningmeester@groenevereniging.nl"
 INVOICES = [
@@ -119,3 +125,27 @@ async def test_fixtures_through_both_pipelines(
         ("step_completed", "history:Assoc-Member-2024-11-0001"),
         ("step_completed", "sepa"),
     ]
+
+
+async def test_fixture_histories_replay_deterministically(
+    duesflow: DuesflowClient, workers: Any, site: str, reference_docs, temporal_client
+) -> None:
+    """Replays this run's histories with today's workflow code; DUESFLOW_RECORD_HISTORIES=dir saves them, which is
+    how tests/histories/*.json (replayed by test_replay.py on every later change) were recorded."""
+    await duesflow.load_reference_data(reference_docs, site=site)
+    results = {**await submit_all(duesflow, site, INVOICES), **await submit_all(duesflow, site, PAYMENTS)}
+    histories = [
+        await temporal_client.get_workflow_handle(r.verdict.workflow_id).fetch_history() for r in results.values()
+    ]
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    async with replayer.workflow_replay_iterator(_iter(histories)) as outcomes:
+        failures = [outcome.replay_failure async for outcome in outcomes]
+    assert failures == [None] * len(histories)
+    if target := os.environ.get("DUESFLOW_RECORD_HISTORIES"):
+        for name, history in zip(results, histories, strict=True):
+            (Path(target) / f"{name}.json").write_text(history.to_json())
+
+
+async def _iter(items: list[Any]) -> Any:
+    for item in items:
+        yield item
