@@ -82,6 +82,8 @@ def validate_payment_entry(doc: PaymentEntry, ctx: PaymentContext) -> list[Field
         )
 
     allocated = Decimal(0)
+    # Several rows may pay one invoice: together they must stay within its outstanding amount.
+    taken: dict[str, Decimal] = {}
     for i, ref in enumerate(doc.references):
         if not (ref.reference_doctype and ref.reference_name):
             continue
@@ -121,14 +123,16 @@ def validate_payment_entry(doc: PaymentEntry, ctx: PaymentContext) -> list[Field
                     f"must be greater than 0, got {ref.allocated_amount}",
                 )
             )
-        elif ref.allocated_amount > invoice.outstanding:
+        elif ref.allocated_amount + taken.get(invoice.name, Decimal(0)) > invoice.outstanding:
+            left = invoice.outstanding - taken.get(invoice.name, Decimal(0))
             errors.append(
                 _err(
                     f"{where}.allocated_amount",
                     "exceeds_outstanding",
-                    f"{ref.allocated_amount} exceeds the outstanding {invoice.outstanding} of {invoice.name}",
+                    f"{ref.allocated_amount} exceeds the outstanding {left} of {invoice.name}",
                 )
             )
+        taken[invoice.name] = taken.get(invoice.name, Decimal(0)) + max(ref.allocated_amount, Decimal(0))
         allocated += ref.allocated_amount
     if allocated > doc.paid_amount:
         errors.append(
@@ -153,13 +157,14 @@ def validate_payment_entry(doc: PaymentEntry, ctx: PaymentContext) -> list[Field
 
 
 def _members_paid_for(doc: PaymentEntry, ctx: PaymentContext) -> set[str]:
-    """The invoices' own members when they name one, else every member of the customer."""
+    """Every member of the customer, plus members the invoices name: a family's one mandate (often the first
+    member's) collects for the whole customer account."""
     named = {
         ctx.invoices[r.reference_name].member
         for r in doc.references
         if r.reference_name in ctx.invoices and ctx.invoices[r.reference_name].member
     }
-    return {m for m in named if m} or set(ctx.customer_members)
+    return {m for m in named if m} | set(ctx.customer_members)
 
 
 def validate_sales_invoice(doc: SalesInvoice, ctx: InvoiceContext) -> list[FieldError]:

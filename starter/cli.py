@@ -1,0 +1,227 @@
+"""`duesflow` command line: run the stack, submit documents, import reference data, show progress and reads.
+
+Configuration comes from DUESFLOW_* environment variables (see README); every command has --help.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import Progress as Bar
+from rich.table import Table
+
+from domain.ids import workflow_id
+from domain.settings import ConfigError, load_settings
+from domain.verdicts import DocumentRejected
+from starter.client import DuesflowClient
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Ledger database commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+T = TypeVar("T")
+
+Site = Annotated[str | None, typer.Option(help="ERP site name (default: DUESFLOW_SITE)")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _run(work: Callable[[DuesflowClient], Awaitable[T]]) -> T:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
+
+    async def go() -> T:
+        client = await DuesflowClient.connect(settings)
+        try:
+            return await work(client)
+        finally:
+            await client.close()
+
+    try:
+        return asyncio.run(go())
+    except (ValueError, LookupError) as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        _fail(f"{path}: no such file")
+    except json.JSONDecodeError as exc:
+        _fail(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})")
+
+
+def _site(site: str | None) -> str:
+    return site or load_settings().site
+
+
+@app.command()
+def stack(
+    once: Annotated[bool, typer.Option("--once", help="run the demo, print the outcome and exit")] = False,
+    data_dir: Annotated[Path, typer.Option(help="where embedded state lives")] = Path(".duesflow"),
+    members: Annotated[int, typer.Option(min=1, max=5000, help="size of the demo association")] = 40,
+    ui_port: Annotated[int, typer.Option(min=1, max=65535, help="Temporal Web UI port")] = 8233,
+) -> None:
+    """Start everything (Temporal + Web UI, PostgreSQL, Redis, migrations, worker) and run the demo."""
+    from infra.stack import main_async
+
+    try:
+        code = asyncio.run(main_async(data_dir, once=once, members=members, ui_port=ui_port))
+    except ConfigError as exc:
+        _fail(str(exc))
+    raise typer.Exit(code)
+
+
+@app.command()
+def submit(
+    files: Annotated[
+        list[Path], typer.Argument(help="ERPNext doc.as_dict() JSON files (Payment Entry / Sales Invoice)")
+    ],
+    user: Annotated[str, typer.Option(help="the submitting ERP user")],
+    site: Site = None,
+    wait: Annotated[bool, typer.Option(help="also wait for the background steps")] = False,
+) -> None:
+    """Submit documents and print each verdict (accepted / rejected with field errors / pending)."""
+    docs = [_read_json(f) for f in files]
+
+    async def work(client: DuesflowClient) -> int:
+        rejected = 0
+        for path, doc in zip(files, docs, strict=True):
+            verdict = await client.submit(doc, site=_site(site), user=user)
+            console.print(f"{path.name}: [bold]{verdict.status}[/bold] {verdict.workflow_id or ''}")
+            for err in verdict.errors:
+                console.print(f"  {err.field}: {err.message} ({err.code})")
+            rejected += verdict.status == "rejected"
+            if wait and verdict.workflow_id and verdict.status == "accepted":
+                _print_steps((await client.wait(verdict.workflow_id)).steps)
+        return rejected
+
+    raise typer.Exit(1 if _run(work) else 0)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="JSON: a list of Customer/Member/SEPA Mandate docs, or an object "
+            "with customers, members and sepa_mandates lists"
+        ),
+    ],
+    site: Site = None,
+) -> None:
+    """Import reference data (validated first; nothing is written unless every document is valid)."""
+    data = _read_json(file)
+    if isinstance(data, dict):
+        site = site or data.get("site")
+        data = [*data.get("customers", []), *data.get("members", []), *data.get("sepa_mandates", [])]
+    if not isinstance(data, list):
+        _fail(f"{file}: expected a list of documents or an object with customers/members/sepa_mandates")
+
+    async def work(client: DuesflowClient) -> Any:
+        with Bar(console=console) as bar:
+            task = bar.add_task("importing", total=len(data))
+            return await client.load_reference_data(
+                data, site=_site(site), on_progress=lambda done, total: bar.update(task, completed=done)
+            )
+
+    try:
+        report = _run(work)
+    except DocumentRejected as exc:
+        for err in exc.errors:
+            console.print(f"  {err.field}: {err.message} ({err.code})")
+        _fail(f"{len(exc.errors)} problem(s); nothing was imported", 1)
+    console.print(f"imported {report.customers} customers, {report.members} members, {report.mandates} mandates")
+
+
+@app.command()
+def progress(
+    doctype: Annotated[str, typer.Argument(help='"Payment Entry" or "Sales Invoice"')],
+    name: Annotated[str, typer.Argument(help="document name, e.g. ACC-PAY-2025-00201")],
+    site: Site = None,
+) -> None:
+    """Show a document's verdict and the state of each background step."""
+    wid = workflow_id(_site(site), doctype, name)
+    result = _run(lambda client: client.progress(wid))
+    verdict = result.verdict.status if result.verdict else "pending"
+    console.print(f"{wid}: verdict [bold]{verdict}[/bold]")
+    _print_steps(result.steps)
+
+
+@app.command()
+def history(member: Annotated[str, typer.Argument(help="member id")], site: Site = None) -> None:
+    """Show a member's payment history (served from the cache when warm)."""
+    rows = _run(lambda client: client.member_history(_site(site), member))
+    table = Table(title=f"history of {member}")
+    for col in ("#", "document", "type", "posted", "due", "amount", "paid", "outstanding", "status", "mandate"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r.position),
+            r.invoice or r.payment_entry or "",
+            r.transaction_type,
+            str(r.posting_date),
+            str(r.due_date or ""),
+            str(r.amount),
+            str(r.paid_amount),
+            str(r.outstanding_amount),
+            r.payment_status,
+            r.mandate_reference or "",
+        )
+    console.print(table)
+
+
+@app.command()
+def totals(
+    date_from: Annotated[dt.datetime, typer.Argument(formats=["%Y-%m-%d"], help="first day, YYYY-MM-DD")],
+    date_to: Annotated[dt.datetime, typer.Argument(formats=["%Y-%m-%d"], help="last day, YYYY-MM-DD")],
+    site: Site = None,
+) -> None:
+    """Daily payment totals per mode of payment."""
+    rows = _run(lambda client: client.daily_totals(_site(site), date_from.date(), date_to.date()))
+    table = Table(title="daily totals")
+    for col in ("date", "mode", "count", "total"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["posting_date"]), r["mode_of_payment"], str(r["count"]), str(r["total"]))
+    console.print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations to DUESFLOW_DATABASE_URL."""
+    from ledger.migrate import upgrade
+
+    try:
+        upgrade(load_settings().database_url)
+    except ConfigError as exc:
+        _fail(str(exc))
+    console.print("ledger is at the newest migration")
+
+
+def _print_steps(steps: list[Any]) -> None:
+    table = Table()
+    for col in ("step", "status", "attempts", "detail / last error"):
+        table.add_column(col)
+    for s in steps:
+        table.add_row(s.name, s.status, str(s.attempts), s.last_error or s.detail)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(app())
