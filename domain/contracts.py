@@ -19,21 +19,36 @@ def _to_money(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("must be a number, not a boolean")
     if isinstance(value, float | int | str | Decimal):
-        try:
-            # str() first: Decimal(0.1) would carry the float's binary noise into the ledger.
-            amount = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise ValueError("must be a number") from None
-        if not amount.is_finite():
-            raise ValueError("must be a finite number")
-        if abs(amount) >= Decimal("10000000000"):
-            raise ValueError("is too large for the ledger (NUMERIC(12,2))")
-        return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+        return _decimal(value, CENT, limit=Decimal("10000000000"), column="NUMERIC(12,2)")
     raise ValueError("must be a number")
+
+
+def _decimal(value: float | int | str | Decimal, step: Decimal, *, limit: Decimal, column: str) -> Decimal:
+    text = str(value).strip()
+    if "_" in text:  # Decimal() would read "1_000" as 1000
+        raise ValueError("must be a number")
+    try:
+        # str() first: Decimal(0.1) would carry the float's binary noise into the ledger.
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("must be a number") from None
+    if not number.is_finite():
+        raise ValueError("must be a finite number")
+    number = number.quantize(step, rounding=ROUND_HALF_UP)
+    if abs(number) >= limit:  # after rounding: 9999999999.995 becomes 10000000000.00
+        raise ValueError(f"is too large for the ledger ({column})")
+    return number
+
+
+def _to_quantity(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, float | int | str | Decimal):
+        raise ValueError("must be a number")
+    return _decimal(value, Decimal("0.001"), limit=Decimal("1000000000"), column="NUMERIC(12,3)")
 
 
 # Serialised as a string so the amount survives JSON (Temporal payloads) without float rounding.
 Money = Annotated[Decimal, BeforeValidator(_to_money), PlainSerializer(str, return_type=str, when_used="json")]
+Quantity = Annotated[Decimal, BeforeValidator(_to_quantity), PlainSerializer(str, return_type=str, when_used="json")]
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -98,7 +113,7 @@ class InvoiceItem(BaseModel):
     idx: int = 0
     item_code: OptStr = None
     item_name: OptStr = None
-    qty: Decimal = Decimal(1)
+    qty: Quantity = Decimal("1.000")
     rate: Money = Decimal(0)
     amount: Money = Decimal(0)
 

@@ -35,7 +35,7 @@ class InvoiceFacts:
     coverage_start: dt.date | None
     coverage_end: dt.date | None
     allocations: tuple[Allocation, ...] = ()
-    credited: Decimal = Decimal(0)  # Σ of submitted returns against it, as a positive amount
+    credited: Decimal = Decimal("0.00")  # Σ of submitted returns against it, as a positive amount
     collected_by_mandate: str | None = None  # mandate id of a Collected SEPA usage, if any
 
 
@@ -99,7 +99,7 @@ def payment_status(
 
 
 def _invoice_row(facts: InvoiceFacts, today: dt.date) -> HistoryRow:
-    paid = sum((a.amount for a in facts.allocations), Decimal(0))
+    paid = sum((a.amount for a in facts.allocations), Decimal("0.00"))
     outstanding = outstanding_of(facts.grand_total, paid, facts.credited)
     latest = max(facts.allocations, key=lambda a: (a.posting_date, a.payment), default=None)
     coverage_ok = not (facts.coverage_start and facts.coverage_end and facts.coverage_start > facts.coverage_end)

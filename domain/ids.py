@@ -8,7 +8,7 @@ SITE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,139}$")
 
 
 def check_site(site: str) -> str:
-    if not isinstance(site, str) or not SITE_PATTERN.match(site):
+    if not isinstance(site, str) or not SITE_PATTERN.fullmatch(site):
         raise ValueError(
             f"site must be an ERP site name such as leden.example.nl (letters, digits, '.', '-'), got {site!r}"
         )

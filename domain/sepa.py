@@ -22,11 +22,18 @@ def state_after_collection(state: SequenceState, sequence_type: str) -> Sequence
 
 
 def usage_problem(
-    mandate: MandateState | None, *, amount: Decimal, maximum: Decimal | None, day: dt.date
+    mandate: MandateState | None,
+    *,
+    amount: Decimal,
+    maximum: Decimal | None,
+    day: dt.date,
+    sequence_state: SequenceState = "FRST",
 ) -> tuple[str, str] | None:
     """Why a collection cannot be recorded against this mandate, as (code, message); None when it can."""
     if mandate is None:
         return "no_mandate", "no SEPA mandate is on record for the member"
+    if sequence_state == "CLOSED":
+        return "mandate_closed", f"mandate {mandate.mandate_id} was closed by a final (FNAL/OOFF) collection"
     if not mandate.usable_on(day):
         return "mandate_not_active", f"mandate {mandate.mandate_id} is {mandate.status} on {day}"
     if maximum is not None and amount > maximum:

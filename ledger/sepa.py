@@ -68,6 +68,7 @@ def record_collection(conn: Connection, site: str, payment: Row) -> CollectionOu
             amount=alloc.allocated_amount,
             maximum=mandate.maximum_amount if mandate else None,
             day=payment.posting_date,
+            sequence_state=mandate.sequence_state if mandate else "FRST",
         )
         if problem:
             raise BusinessRuleViolation(*problem)

@@ -1,0 +1,124 @@
+"""Unit tests of pure logic: SEPA mandate rules of domain.md §4 that need no database (``domain.sepa``).
+
+No database, no network: sequence-state transitions and the checks made before a collection is recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from domain.sepa import sequence_type_for, state_after_collection, usage_problem
+from domain.validation import MandateState
+
+DAY = dt.date(2025, 4, 2)
+
+
+def _mandate(status: str = "Active", expiry_date: dt.date | None = None) -> MandateState:
+    return MandateState(
+        mandate_id="MANDATE-24-11-0001", member="Assoc-Member-2024-11-0001", status=status, expiry_date=expiry_date
+    )
+
+
+# ---- sequence type and state ---------------------------------------------------------------------------------------
+
+
+def test_first_collection_is_frst() -> None:
+    assert sequence_type_for("FRST") == "FRST"
+
+
+def test_after_the_first_collection_it_is_rcur() -> None:
+    assert sequence_type_for("RCUR") == "RCUR"
+
+
+@pytest.mark.parametrize("sequence_type", ["FRST", "RCUR"])
+def test_first_collection_moves_frst_to_rcur(sequence_type: str) -> None:
+    # RCUR-first is accepted since the 2016 rulebook; either way the mandate is now recurring.
+    assert state_after_collection("FRST", sequence_type) == "RCUR"
+
+
+def test_rcur_stays_rcur() -> None:
+    assert state_after_collection("RCUR", "RCUR") == "RCUR"
+
+
+@pytest.mark.parametrize("state", ["FRST", "RCUR"])
+@pytest.mark.parametrize("sequence_type", ["FNAL", "OOFF"])
+def test_final_and_one_off_collections_close_the_mandate(state: str, sequence_type: str) -> None:
+    assert state_after_collection(state, sequence_type) == "CLOSED"
+
+
+def test_closed_stays_closed() -> None:
+    assert state_after_collection("CLOSED", "RCUR") == "CLOSED"
+
+
+def test_collecting_is_idempotent_on_the_state() -> None:
+    once = state_after_collection("FRST", sequence_type_for("FRST"))
+    twice = state_after_collection(once, sequence_type_for(once))
+    assert once == twice == "RCUR"
+
+
+# ---- usage_problem -------------------------------------------------------------------------------------------------
+
+
+def test_no_mandate() -> None:
+    problem = usage_problem(None, amount=Decimal("15.00"), maximum=None, day=DAY)
+    assert problem is not None and problem[0] == "no_mandate"
+
+
+@pytest.mark.parametrize("status", ["Draft", "Cancelled", "Expired", "Suspended"])
+def test_inactive_mandate(status: str) -> None:
+    problem = usage_problem(_mandate(status=status), amount=Decimal("15.00"), maximum=None, day=DAY)
+    assert problem is not None and problem[0] == "mandate_not_active"
+    assert status in problem[1] and "MANDATE-24-11-0001" in problem[1]
+
+
+def test_expired_mandate() -> None:
+    mandate = _mandate(expiry_date=DAY - dt.timedelta(days=1))
+    problem = usage_problem(mandate, amount=Decimal("15.00"), maximum=None, day=DAY)
+    assert problem is not None and problem[0] == "mandate_not_active"
+
+
+def test_mandate_expiring_on_the_collection_day_is_usable() -> None:
+    assert usage_problem(_mandate(expiry_date=DAY), amount=Decimal("15.00"), maximum=None, day=DAY) is None
+
+
+def test_amount_over_the_mandate_maximum() -> None:
+    problem = usage_problem(_mandate(), amount=Decimal("150.01"), maximum=Decimal("150.00"), day=DAY)
+    assert problem is not None and problem[0] == "exceeds_mandate_maximum"
+    assert "150.01" in problem[1] and "150.00" in problem[1]
+
+
+def test_amount_equal_to_the_maximum_is_ok() -> None:
+    assert usage_problem(_mandate(), amount=Decimal("150.00"), maximum=Decimal("150.00"), day=DAY) is None
+
+
+def test_no_maximum_means_no_limit() -> None:
+    assert usage_problem(_mandate(), amount=Decimal("9999.99"), maximum=None, day=DAY) is None
+
+
+def test_usable_mandate_has_no_problem() -> None:
+    assert usage_problem(_mandate(), amount=Decimal("15.00"), maximum=Decimal("150.00"), day=DAY) is None
+
+
+def test_inactive_is_reported_before_the_maximum() -> None:
+    problem = usage_problem(_mandate(status="Suspended"), amount=Decimal("500.00"), maximum=Decimal("150.00"), day=DAY)
+    assert problem is not None and problem[0] == "mandate_not_active"
+
+
+# ---- MandateState.usable_on ----------------------------------------------------------------------------------------
+
+
+def test_usable_on() -> None:
+    assert _mandate().usable_on(DAY)
+    assert _mandate(expiry_date=DAY).usable_on(DAY)
+    assert not _mandate(expiry_date=DAY).usable_on(DAY + dt.timedelta(days=1))
+    assert not _mandate(status="Draft").usable_on(DAY)
+
+
+def test_a_mandate_closed_by_a_final_collection_cannot_be_collected_again() -> None:
+    problem = usage_problem(
+        _mandate(), amount=Decimal("15.00"), maximum=None, day=dt.date(2025, 4, 2), sequence_state="CLOSED"
+    )
+    assert problem is not None and problem[0] == "mandate_closed"
