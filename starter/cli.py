@@ -52,6 +52,8 @@ def _run(work: Callable[[DuesflowClient], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(go())
+    except DocumentRejected:
+        raise  # the command lists every field error itself
     except (ValueError, LookupError) as exc:
         _fail(str(exc))
         raise  # unreachable: _fail exits

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
@@ -189,3 +189,40 @@ async def test_business_failure_in_a_step_is_audited_and_other_steps_still_run(
     assert [(e["step"], e["outcome"], e["severity"]) for e in failed] == [("sepa", "BusinessRuleViolation", "error")]
     progress = await duesflow.progress(result.verdict.workflow_id)
     assert [s.status for s in progress.steps] == ["failed", "done", "done"]
+
+
+async def test_transient_failures_are_retried_and_the_effect_lands_once(
+    duesflow: DuesflowClient, engine: Engine, site: str
+) -> None:
+    """A real PostgreSQL trigger fails the analytics insert twice (a sequence is not rolled back with the failed
+    transaction); the LOW budget's third attempt succeeds and the fact exists exactly once."""
+    seq = f"flaky_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SEQUENCE {seq}"))
+        conn.execute(
+            text(
+                f"""CREATE FUNCTION {seq}_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                  IF NEW.site = '{site}' AND nextval('{seq}') <= 2 THEN
+                    RAISE EXCEPTION 'simulated outage';
+                  END IF;
+                  RETURN NEW;
+                END $$"""
+            )
+        )
+        conn.execute(
+            text(f"CREATE TRIGGER {seq} BEFORE INSERT ON payment_facts FOR EACH ROW EXECUTE FUNCTION {seq}_fn()")
+        )
+    try:
+        await given_member(duesflow, site)
+        result = await accepted(duesflow, site, b.payment("PAY-1", "C1", 25.0))
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TRIGGER {seq} ON payment_facts"))
+            conn.execute(text(f"DROP FUNCTION {seq}_fn()"))
+            conn.execute(text(f"DROP SEQUENCE {seq}"))
+    analytics = next(s for s in result.steps if s.name == "analytics")
+    assert (analytics.status, analytics.attempts) == ("done", 3)
+    assert count(engine, payment_facts, payment_facts.c.site == site) == 1
+    trail = await duesflow.audit_trail(site, "Payment Entry", "PAY-1")
+    assert [e["details"]["attempt"] for e in trail if e["step"] == "analytics"] == [3]

@@ -1,0 +1,137 @@
+"""The `duesflow` CLI and the `duesflow-worker` process, run as real subprocesses against the session's dev server,
+PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from domain.settings import Settings
+from tests.conftest import FIXTURES
+
+BIN = Path(sys.executable).parent
+COMMANDS = ["stack", "submit", "import", "progress", "history", "totals", "db", "db upgrade"]
+
+
+def cli_env(settings: Settings, client: Client, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DUESFLOW_DATABASE_URL": settings.database_url,
+        "DUESFLOW_REDIS_URL": settings.redis_url,
+        "DUESFLOW_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "DUESFLOW_WORKFLOW_TASK_QUEUE": settings.workflow_task_queue,
+        "DUESFLOW_BACKGROUND_TASK_QUEUE": settings.background_task_queue,
+        "COLUMNS": "200",
+        **extra,
+    }
+
+
+def duesflow_cli() -> str:
+    return shutil.which("duesflow", path=str(BIN)) or str(BIN / "duesflow")
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_every_command_has_help(command: str) -> None:
+    out = subprocess.run([duesflow_cli(), *command.split(), "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "Usage" in out.stdout
+
+
+def test_worker_has_help() -> None:
+    out = subprocess.run([str(BIN / "duesflow-worker"), "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "--role" in out.stdout
+
+
+def test_bad_configuration_names_the_variable_and_exits_2() -> None:
+    env = {**os.environ, "DUESFLOW_DATABASE_URL": "mysql://root@localhost/x", "COLUMNS": "200"}
+    out = subprocess.run([duesflow_cli(), "history", "M1"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 2
+    assert "DUESFLOW_DATABASE_URL" in out.stdout and "PostgreSQL URL" in out.stdout
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [duesflow_cli(), "submit", "--user", "u@example.nl", str(tmp_path / "nope.json")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=60,
+    )
+    assert out.returncode == 2 and "no such file" in out.stdout
+
+
+async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
+    # Async subprocess: the session's workers share this event loop and must keep running meanwhile.
+    proc = await asyncio.create_subprocess_exec(
+        duesflow_cli(), *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
+    return proc.returncode or 0, out.decode()
+
+
+@pytest.mark.usefixtures("workers")
+async def test_import_submit_and_progress_through_the_cli(settings: Settings, temporal_client: Client) -> None:
+    site = f"cli{uuid.uuid4().hex[:8]}.test"
+    env = cli_env(settings, temporal_client)
+    code, out = await run_cli(env, "import", str(FIXTURES / "reference_data.json"), "--site", site)
+    assert code == 0, out
+    assert "imported 4 customers, 5 members, 3 mandates" in out
+
+    invoice = FIXTURES / "sales_invoice_ACC-SINV-2025-00101.json"
+    code, out = await run_cli(env, "submit", "--user", "u@example.nl", "--site", site, "--wait", str(invoice))
+    assert code == 0, out
+    assert f"accepted {site}:Sales Invoice:ACC-SINV-2025-00101" in out
+    assert "history:Assoc-Member-2024-11-0001" in out and "done" in out
+
+    code, out = await run_cli(env, "progress", "Sales Invoice", "ACC-SINV-2025-00101", "--site", site)
+    assert code == 0 and "verdict accepted" in out
+
+    code, out = await run_cli(env, "history", "Assoc-Member-2024-11-0001", "--site", site)
+    assert code == 0 and "ACC-SINV-2025-00101" in out and "Overdue" in out
+
+
+async def test_import_of_invalid_reference_data_writes_nothing(
+    settings: Settings, temporal_client: Client, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"doctype": "Customer", "name": "C1"}, {"doctype": "Member", "name": "M1", "status": "Alive"}]')
+    site = f"cli{uuid.uuid4().hex[:8]}.test"
+    env = cli_env(settings, temporal_client)
+    code, out = await run_cli(env, "import", str(bad), "--site", site)
+    assert code == 1
+    assert "docs[1] (M1).status" in out and "nothing was imported" in out
+    code, out = await run_cli(env, "history", "M1", "--site", site)
+    assert code == 0 and "ACC-" not in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_worker_shuts_down_cleanly_on_signal(settings: Settings, temporal_client: Client, sig: int) -> None:
+    env = cli_env(
+        settings,
+        temporal_client,
+        DUESFLOW_WORKFLOW_TASK_QUEUE=f"sig-{uuid.uuid4().hex[:6]}",
+        DUESFLOW_BACKGROUND_TASK_QUEUE=f"sig-{uuid.uuid4().hex[:6]}",
+    )
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "duesflow-worker"), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    assert proc.stdout is not None
+    seen = ""
+    while "worker running" not in seen:
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+        assert line, f"worker exited early: {seen}"
+        seen += line.decode()
+    proc.send_signal(sig)
+    rest, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, seen + rest.decode()
+    assert "worker stopped" in rest.decode()
+    assert "Fatal Python error" not in rest.decode()
