@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -43,13 +44,19 @@ def failures_as_application_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except Exception as exc:
             # Only the exception type goes to the log: database errors can quote row values (personal data).
             log.warning("step %s attempt %d failed: %s", activity.info().activity_type, attempt, type(exc).__name__)
-            raise ApplicationError(
-                f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
-                {"attempt": attempt},
-                type=type(exc).__name__,
-            ) from exc
+            raise ApplicationError(safe_message(exc), {"attempt": attempt}, type=type(exc).__name__) from exc
 
     return wrapper
+
+
+def safe_message(exc: Exception) -> str:
+    """What an operator may see in the Web UI: database errors quote row values (names, IBANs), so only their
+    class and SQLSTATE travel; other errors keep their first line."""
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        return f"{type(orig).__name__} (SQLSTATE {getattr(orig, 'sqlstate', None) or 'unknown'})"
+    first = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def audit_step_completed(conn: Connection, step: str, inp: StepInput, outcome: str, **details: Any) -> None:

@@ -77,6 +77,14 @@ def start_stack(data_dir: Path, *, ui_port: int = 8233) -> Stack:
         for service in embedded:
             service.stop()
         raise
+    if not server.owns_process:
+        # Its workflows would not match this data dir's ledger (same document ids, other effects).
+        for service in embedded:
+            service.stop()
+        raise SystemExit(
+            f"{server.address} is already served by another Temporal server. Stop it, or run this stack on another "
+            f"port with DUESFLOW_TEMPORAL_ADDRESS=127.0.0.1:<port> (and --ui-port)."
+        )
     console.print(f"Temporal: {server.address} (namespace {settings.temporal_namespace}), Web UI {server.ui_url}")
     upgrade(settings.database_url)
     console.print("Ledger: migrations applied")

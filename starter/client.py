@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
@@ -121,11 +122,16 @@ class DuesflowClient:
 
         wait = timeout if timeout is not None else self.settings.verdict_timeout_seconds
         for attempt in range(5):
+            operation = start_operation()
             try:
                 return await self.temporal.execute_update_with_start_workflow(
-                    wf.verdict, start_workflow_operation=start_operation(), rpc_timeout=timedelta(seconds=wait)
+                    wf.verdict, start_workflow_operation=operation, rpc_timeout=timedelta(seconds=wait)
                 )
             except WorkflowAlreadyStartedError:
+                # The SDK stores the same error in the operation's handle future; retrieve it so asyncio does not
+                # log "Future exception was never retrieved".
+                with contextlib.suppress(WorkflowAlreadyStartedError):
+                    await operation.workflow_handle()
                 return await self._verdict_of_closed(wid)
             except WorkflowUpdateRPCTimeoutOrCancelledError:
                 return Verdict(status="pending", workflow_id=wid)

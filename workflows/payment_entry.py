@@ -24,17 +24,20 @@ class PaymentEntryWorkflow(PipelineWorkflow):
         if not (verdict.accepted and verdict.runs_pipeline):
             return pipeline.result()
 
-        if doc.is_sepa:
-            pipeline.plan("sepa")
-        histories = pipeline.history_steps(verdict.members)
-        pipeline.plan("analytics")
+        pipeline.plan(*(["sepa"] if doc.is_sepa else []), *pipeline.history_step_names(verdict.members), "analytics")
         if doc.is_sepa:
             # Before the history: history rows carry the mandate reference of collected usages.
             await pipeline.run_step(
                 "sepa", SepaActivities.update_mandate, pipeline.step_input(), Level.CRITICAL, "SEPA mandate usage"
             )
-        analytics = pipeline.run_step(
-            "analytics", AnalyticsActivities.record_payment_facts, pipeline.step_input(), Level.LOW, "payment analytics"
+        await pipeline.run_parallel(
+            *pipeline.history_steps(verdict.members),
+            pipeline.run_step(
+                "analytics",
+                AnalyticsActivities.record_payment_facts,
+                pipeline.step_input(),
+                Level.LOW,
+                "payment analytics",
+            ),
         )
-        await pipeline.run_parallel(*histories, analytics)
         return pipeline.result()

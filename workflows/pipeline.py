@@ -132,10 +132,15 @@ class Pipeline:
     async def run_parallel(self, *steps: Coroutine[Any, Any, bool]) -> list[bool]:
         return list(await asyncio.gather(*steps))
 
+    @staticmethod
+    def history_step_names(members: list[str]) -> list[str]:
+        return [f"history:{m}" for m in members]
+
     def history_steps(self, members: list[str]) -> list[Coroutine[Any, Any, bool]]:
         """One rebuild per member of the document's customer; they run in parallel (each is serialised per member
-        in the ledger, so concurrent pipelines touching one member cannot interleave)."""
-        self.plan(*(f"history:{m}" for m in members))
+        in the ledger, so concurrent pipelines touching one member cannot interleave). Create them only right
+        before awaiting: a coroutine left unawaited (workflow evicted meanwhile) is a warning."""
+        self.plan(*self.history_step_names(members))
         return [
             self.run_step(
                 f"history:{m}",

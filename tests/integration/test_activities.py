@@ -162,3 +162,19 @@ def test_reference_import_rejects_everything_when_one_document_is_bad(engine: En
     reads = LedgerReads(engine, ReadCache(redis.Redis()))
     with pytest.raises(LookupError):
         reads.member_summary(site, "M1")  # nothing was written
+
+
+def test_failure_messages_keep_row_values_out(engine: Engine, site: str) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from activities.step import safe_message
+    from ledger.schema import customers
+
+    with engine.begin() as conn:
+        conn.execute(customers.insert().values(site=site, name="Jan Bakker"))
+    with pytest.raises(IntegrityError) as err, engine.begin() as conn:
+        conn.execute(customers.insert().values(site=site, name="Jan Bakker"))
+    assert "Jan Bakker" in str(err.value)  # what the database said …
+    message = safe_message(err.value)
+    assert "Jan Bakker" not in message  # … is not what reaches the Web UI
+    assert message == "UniqueViolation (SQLSTATE 23505)"
