@@ -1,4 +1,5 @@
-"""Step 4: the payment's analytics fact, written once whatever the number of attempts."""
+"""Step 4: the payment's analytics fact, written once whatever the number of attempts (and reversed once the
+payment is cancelled)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from temporalio import activity
 
 from activities.step import audit_step_completed, failures_as_application_errors
 from domain.messages import StepInput, StepResult
-from ledger.analytics import record_fact
+from ledger.analytics import sync_fact
 
 STEP = "analytics"
 
@@ -20,7 +21,6 @@ class AnalyticsActivities:
     @failures_as_application_errors
     def record_payment_facts(self, inp: StepInput) -> StepResult:
         with self._engine.begin() as conn:
-            new = record_fact(conn, inp.site, inp.name)
-            detail = "fact recorded" if new else "fact already recorded"
+            detail = sync_fact(conn, inp.site, inp.name)
             audit_step_completed(conn, STEP, inp, detail)
-        return StepResult(step=STEP, attempt=activity.info().attempt, changed=new, detail=detail)
+        return StepResult(step=STEP, attempt=activity.info().attempt, changed="already" not in detail, detail=detail)

@@ -7,7 +7,7 @@ from temporalio import activity
 
 from activities.step import audit_step_completed, failures_as_application_errors
 from domain.messages import StepInput, StepResult
-from ledger.sepa import load_payment, record_collection, record_return
+from ledger.sepa import cancel_usages, load_payment, record_collection, record_return
 
 STEP = "sepa"
 
@@ -21,7 +21,10 @@ class SepaActivities:
     def update_mandate(self, inp: StepInput) -> StepResult:
         with self._engine.begin() as conn:
             payment = load_payment(conn, inp.site, inp.name)
-            if payment.mode_of_payment == "SEPA Direct Debit Return":
+            if payment.docstatus == 2:
+                cancelled = cancel_usages(conn, inp.site, payment)
+                detail, changed = f"{cancelled} usages cancelled", cancelled > 0
+            elif payment.mode_of_payment == "SEPA Direct Debit Return":
                 returned = record_return(conn, inp.site, payment)
                 detail, changed = f"{returned} usages returned", returned > 0
             else:

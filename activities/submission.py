@@ -20,8 +20,10 @@ from ledger.documents import (
     invoice_balances,
     invoice_exists,
     mandates_of,
+    mark_cancelled,
     save_invoice,
     save_payment,
+    stored_document,
 )
 
 
@@ -38,16 +40,20 @@ class SubmissionActivities:
             if earlier is not None:
                 return Verdict.model_validate(earlier["details"]["verdict"])
             doc = inp.document
-            if isinstance(doc, PaymentEntry):
+            cancellation = doc.docstatus == 2
+            if cancellation:
+                verdict = _cancellation_verdict(conn, inp.site, doc)
+            elif isinstance(doc, PaymentEntry):
                 verdict = _payment_verdict(conn, inp.site, doc)
             else:
                 verdict = _invoice_verdict(conn, inp.site, doc)
             verdict = verdict.model_copy(update={"workflow_id": info.workflow_id})
-            if verdict.accepted:
-                if isinstance(doc, PaymentEntry):
-                    save_payment(conn, inp.site, doc)
-                else:
-                    save_invoice(conn, inp.site, doc)
+            if verdict.accepted and cancellation:
+                mark_cancelled(conn, inp.site, doc.doctype, doc.name)
+            elif verdict.accepted and isinstance(doc, PaymentEntry):
+                save_payment(conn, inp.site, doc)
+            elif verdict.accepted:
+                save_invoice(conn, inp.site, doc)
             amount = doc.paid_amount if isinstance(doc, PaymentEntry) else doc.grand_total
             audit.append(
                 conn,
@@ -56,7 +62,7 @@ class SubmissionActivities:
                     site=inp.site,
                     doctype=doc.doctype,
                     name=doc.name,
-                    event="submitted" if verdict.accepted else "rejected",
+                    event=("cancelled" if cancellation else "submitted") if verdict.accepted else "rejected",
                     step="validate",
                     severity="info" if verdict.accepted else "warning",
                     amount=amount,
@@ -85,6 +91,22 @@ def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry) -> Verdict:
         mandates=mandates_of(conn, site, members) if doc.is_sepa else (),
     )
     return _verdict(validate_payment_entry(doc, ctx), members)
+
+
+def _cancellation_verdict(conn: Connection, site: str, doc: PaymentEntry | SalesInvoice) -> Verdict:
+    """The ERP cancelled a document: it must be one the ledger holds; its effects are then undone by the same
+    background steps, which read the document's state from the ledger."""
+    stored = stored_document(conn, site, doc.doctype, doc.name)
+    if stored is None:
+        return _verdict(
+            [FieldError(field="name", code="unknown_document", message=f"{doc.name} is not in the ledger")], ()
+        )
+    if doc.doctype == "Payment Entry" and not (stored.party_type == "Customer" and stored.payment_type == "Receive"):
+        return Verdict(status="accepted", runs_pipeline=False)
+    members = customer_members(conn, site, stored.customer)
+    if stored.member and stored.member not in members:
+        members = (*members, stored.member)
+    return _verdict([], members)
 
 
 def _invoice_verdict(conn: Connection, site: str, doc: SalesInvoice) -> Verdict:

@@ -15,5 +15,6 @@ def check_site(site: str) -> str:
     return site
 
 
-def workflow_id(site: str, doctype: str, name: str) -> str:
-    return f"{check_site(site)}:{doctype}:{name}"
+def workflow_id(site: str, doctype: str, name: str, *, cancellation: bool = False) -> str:
+    """A cancellation is its own workflow: the submission's workflow id stays bound to the submission."""
+    return f"{check_site(site)}:{doctype}:{name}" + (":cancel" if cancellation else "")

@@ -83,16 +83,17 @@ def _currency_errors(doc: PaymentEntry | SalesInvoice | Customer, currency: str)
 
 
 def parse_submission(raw: object, *, currency: str) -> PaymentEntry | SalesInvoice:
-    """Parse a submitted Payment Entry or Sales Invoice; raise ``DocumentRejected`` naming every bad field."""
+    """Parse a submitted (or cancelled) Payment Entry or Sales Invoice; raise ``DocumentRejected`` naming every
+    bad field."""
     model = _doctype_of(raw, SUBMITTABLE)
     doc = _validate(model, raw)  # type: ignore[arg-type]
     errors = _currency_errors(doc, currency)
-    if doc.docstatus != 1:
+    if doc.docstatus == 0:
         errors.append(
             FieldError(
                 field="docstatus",
                 code="not_submitted",
-                message=f"is {doc.docstatus}; only submitted documents (docstatus 1) start a pipeline",
+                message="is 0 (draft); only submitted (1) and cancelled (2) documents are processed",
             )
         )
     if errors:

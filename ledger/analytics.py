@@ -16,13 +16,22 @@ from domain.errors import BusinessRuleViolation
 from ledger.schema import members, payment_facts, payments
 
 
-def record_fact(conn: Connection, site: str, payment_name: str) -> bool:
-    """Returns True when the fact is new, False when a previous attempt already wrote it."""
+def sync_fact(conn: Connection, site: str, payment_name: str) -> str:
+    """Make the payment's fact match its ledger state: present while submitted, gone once cancelled.
+
+    The payment row is locked, so a late "record" from the submission's pipeline and the cancellation's
+    "reverse" serialise, and whichever runs last sees the final state: the result is order-independent.
+    """
     p = conn.execute(
-        select(payments).where(payments.c.site == site, payments.c.name == payment_name, payments.c.docstatus == 1)
+        select(payments).where(payments.c.site == site, payments.c.name == payment_name).with_for_update()
     ).first()
     if p is None:
-        raise BusinessRuleViolation("unknown_payment", f"submitted payment {payment_name} is not in the ledger")
+        raise BusinessRuleViolation("unknown_payment", f"payment {payment_name} is not in the ledger")
+    if p.docstatus == 2:
+        gone = conn.execute(
+            payment_facts.delete().where(payment_facts.c.site == site, payment_facts.c.payment == payment_name)
+        )
+        return "fact reversed" if gone.rowcount else "fact already reversed"
     row = conn.execute(
         insert(payment_facts)
         .values(
@@ -36,15 +45,7 @@ def record_fact(conn: Connection, site: str, payment_name: str) -> bool:
         .on_conflict_do_nothing(index_elements=["site", "payment"])
         .returning(payment_facts.c.payment)
     ).first()
-    return row is not None
-
-
-def reverse_fact(conn: Connection, site: str, payment_name: str) -> bool:
-    """A cancelled payment's contribution disappears with its fact."""
-    result = conn.execute(
-        payment_facts.delete().where(payment_facts.c.site == site, payment_facts.c.payment == payment_name)
-    )
-    return result.rowcount > 0
+    return "fact recorded" if row is not None else "fact already recorded"
 
 
 def daily_totals(conn: Connection, site: str, date_from: dt.date, date_to: dt.date) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import Connection, ScalarSelect, and_, func, literal, select, tuple_
+from sqlalchemy import Connection, Row, ScalarSelect, and_, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.contracts import PaymentEntry, SalesInvoice
@@ -211,3 +211,34 @@ def members_of_customers(conn: Connection, site: str, customer_names: list[str])
     for r in rows:
         out.setdefault(r.customer, []).append(r.name)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def stored_document(conn: Connection, site: str, doctype: str, name: str) -> Row | None:
+    """The ledger's copy of a document with ``customer`` and ``member`` columns, whatever its doctype."""
+    if doctype == "Payment Entry":
+        stmt = select(
+            payments.c.name,
+            payments.c.docstatus,
+            payments.c.payment_type,
+            payments.c.party_type,
+            payments.c.party.label("customer"),
+            literal(None).label("member"),
+        ).where(payments.c.site == site, payments.c.name == name)
+    else:
+        stmt = select(
+            invoices.c.name,
+            invoices.c.docstatus,
+            literal(None).label("payment_type"),
+            literal("Customer").label("party_type"),
+            invoices.c.customer,
+            invoices.c.member,
+        ).where(invoices.c.site == site, invoices.c.name == name)
+    return conn.execute(stmt).first()
+
+
+def mark_cancelled(conn: Connection, site: str, doctype: str, name: str) -> None:
+    """docstatus 2: from now on the document counts nowhere (allocations, balances, analytics, history)."""
+    table = payments if doctype == "Payment Entry" else invoices
+    conn.execute(
+        table.update().where(table.c.site == site, table.c.name == name).values(docstatus=2, updated_at=func.now())
+    )

@@ -20,12 +20,27 @@ class CollectionOutcome:
 
 
 def load_payment(conn: Connection, site: str, name: str) -> Row:
+    """Locked, so the submission's and the cancellation's SEPA steps of one payment serialise."""
     row = conn.execute(
-        select(payments).where(payments.c.site == site, payments.c.name == name, payments.c.docstatus == 1)
+        select(payments).where(payments.c.site == site, payments.c.name == name).with_for_update()
     ).first()
     if row is None:
-        raise BusinessRuleViolation("unknown_payment", f"payment {name} is not in the ledger as submitted")
+        raise BusinessRuleViolation("unknown_payment", f"payment {name} is not in the ledger")
     return row
+
+
+def cancel_usages(conn: Connection, site: str, payment: Row) -> int:
+    """A cancelled payment's collections are Cancelled. The sequence state is kept: a collection was presented."""
+    result = conn.execute(
+        mandate_usages.update()
+        .where(
+            mandate_usages.c.site == site,
+            mandate_usages.c.payment_entry == payment.name,
+            mandate_usages.c.status != "Cancelled",
+        )
+        .values(status="Cancelled", updated_at=func.now())
+    )
+    return result.rowcount
 
 
 def _mandate_for(conn: Connection, site: str, customer: str, invoice_member: str | None) -> Row | None:

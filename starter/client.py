@@ -47,11 +47,12 @@ WORKFLOW_FOR = {"Payment Entry": PaymentEntryWorkflow, "Sales Invoice": SalesInv
 
 def summary_of(doc: PaymentEntry | SalesInvoice) -> str:
     """Web UI summary: doctype, name, amount and mode. Never the party (a person's name)."""
+    prefix = "Cancel " if doc.docstatus == 2 else ""
     if isinstance(doc, PaymentEntry):
         mode = f" · {doc.mode_of_payment}" if doc.mode_of_payment else ""
-        return f"Payment Entry {doc.name} · €{doc.paid_amount}{mode}"
+        return f"{prefix}Payment Entry {doc.name} · €{doc.paid_amount}{mode}"
     kind = "Credit Note" if doc.is_return else "Sales Invoice"
-    return f"{kind} {doc.name} · €{doc.grand_total}" + (f" · due {doc.due_date}" if doc.due_date else "")
+    return f"{prefix}{kind} {doc.name} · €{doc.grand_total}" + (f" · due {doc.due_date}" if doc.due_date else "")
 
 
 class DuesflowClient:
@@ -90,7 +91,7 @@ class DuesflowClient:
             parsed = parse_submission(doc, currency=self.settings.currency)
         except DocumentRejected as exc:
             return Verdict(status="rejected", errors=exc.errors)
-        wid = workflow_id(site, parsed.doctype, parsed.name)
+        wid = workflow_id(site, parsed.doctype, parsed.name, cancellation=parsed.docstatus == 2)
         wf = WORKFLOW_FOR[parsed.doctype]
         inp = SubmissionInput(
             site=site,

@@ -253,12 +253,18 @@ def test_customer_with_foreign_default_currency_is_rejected() -> None:
     assert _codes(_rejected(raw, today=TODAY)) == {("default_currency", "unsupported_currency")}
 
 
-@pytest.mark.parametrize("docstatus", [0, 2])
-def test_only_submitted_documents_are_accepted(docstatus: int) -> None:
+def test_drafts_are_rejected() -> None:
     for name in (SEPA_PAYMENT, INVOICE):
         raw = load_fixture(name)
-        raw["docstatus"] = docstatus
+        raw["docstatus"] = 0
         assert _codes(_rejected(raw)) == {("docstatus", "not_submitted")}
+
+
+def test_cancelled_documents_are_accepted_for_their_cancellation() -> None:
+    for name in (SEPA_PAYMENT, INVOICE):
+        raw = load_fixture(name)
+        raw["docstatus"] = 2
+        assert parse_submission(raw, currency="EUR").docstatus == 2
 
 
 def test_missing_docstatus_counts_as_draft() -> None:

@@ -226,3 +226,40 @@ async def test_transient_failures_are_retried_and_the_effect_lands_once(
     assert count(engine, payment_facts, payment_facts.c.site == site) == 1
     trail = await duesflow.audit_trail(site, "Payment Entry", "PAY-1")
     assert [e["details"]["attempt"] for e in trail if e["step"] == "analytics"] == [3]
+
+
+async def test_cancelling_a_payment_undoes_its_effects(duesflow: DuesflowClient, engine: Engine, site: str) -> None:
+    await given_member(duesflow, site, mandate=b.mandate("MD-1", "M1"))
+    await accepted(duesflow, site, b.invoice("INV-1", "C1", 15.0, member_name="M1"))
+    doc = b.payment("PAY-1", "C1", 15.0, [("INV-1", 15.0)], mode="SEPA Direct Debit")
+    await accepted(duesflow, site, doc)
+    assert [r.payment_status for r in await duesflow.member_history(site, "M1")] == ["Paid"]
+
+    cancel = await duesflow.submit({**doc, "docstatus": 2}, site=site, user=USER)
+    assert cancel.status == "accepted" and cancel.workflow_id == f"{site}:Payment Entry:PAY-1:cancel"
+    result = await duesflow.wait(cancel.workflow_id)
+    assert {s.name: s.detail for s in result.steps} == {
+        "sepa": "1 usages cancelled",
+        "history:M1": "1 rows",
+        "analytics": "fact reversed",
+    }
+    history = await duesflow.member_history(site, "M1")  # the cache was invalidated by the rebuild
+    assert [(r.payment_status, r.paid_amount, r.payment_entry) for r in history] == [("Overdue", 0, None)]
+    assert count(engine, payment_facts, payment_facts.c.site == site) == 0
+    assert [u["status"] for u in (await duesflow.mandate(site, "MD-1"))["usages"]] == ["Cancelled"]
+    events = [e["event"] for e in await duesflow.audit_trail(site, "Payment Entry", "PAY-1")]
+    assert events.count("submitted") == 1 and events.count("cancelled") == 1
+    # Cancelling again is the same cancellation: same verdict, nothing new.
+    assert await duesflow.submit({**doc, "docstatus": 2}, site=site, user=USER) == cancel
+
+
+async def test_cancelling_an_unknown_document_is_rejected(duesflow: DuesflowClient, site: str) -> None:
+    verdict = await duesflow.submit({**b.invoice("INV-X", "C1", 15.0), "docstatus": 2}, site=site, user=USER)
+    assert verdict.status == "rejected"
+    assert [(e.field, e.code) for e in verdict.errors] == [("name", "unknown_document")]
+
+
+async def test_a_draft_is_rejected_before_anything_starts(duesflow: DuesflowClient, site: str) -> None:
+    verdict = await duesflow.submit({**b.invoice("INV-D", "C1", 15.0), "docstatus": 0}, site=site, user=USER)
+    assert verdict.status == "rejected" and verdict.workflow_id is None
+    assert [(e.field, e.code) for e in verdict.errors] == [("docstatus", "not_submitted")]
