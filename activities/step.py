@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.errors import BusinessRuleViolation
+from domain.errors import BUSINESS_ERROR, BusinessRuleViolation
 from domain.messages import StepInput
 from ledger import audit
 
@@ -20,8 +20,6 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-BUSINESS_ERROR = "BusinessRuleViolation"
 
 
 def failures_as_application_errors(fn: Callable[P, R]) -> Callable[P, R]:

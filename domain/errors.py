@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# The Temporal failure type of a BusinessRuleViolation: retry policies list it as non-retryable.
+BUSINESS_ERROR = "BusinessRuleViolation"
+
 
 class BusinessRuleViolation(Exception):
     """A rule of domain.md says no (unknown member, mandate not active, …). Never retried."""

@@ -69,10 +69,6 @@ class Progress(BaseModel):
     verdict: Verdict | None = None
     steps: list[StepProgress] = Field(default_factory=list)
 
-    @property
-    def finished(self) -> bool:
-        return self.verdict is not None and all(s.status in ("done", "failed", "skipped") for s in self.steps)
-
 
 class PipelineResult(BaseModel):
     verdict: Verdict

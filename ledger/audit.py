@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -58,7 +57,3 @@ def trail(conn: Connection, site: str, doctype: str, name: str) -> list[dict[str
         .order_by(audit_records.c.at, audit_records.c.id)
     ).mappings()
     return [dict(r) for r in rows]
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

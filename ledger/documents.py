@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import Connection, Row, ScalarSelect, and_, func, literal, select, tuple_
+from sqlalchemy import Connection, Row, ScalarSelect, and_, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.contracts import PaymentEntry, SalesInvoice
@@ -199,18 +199,6 @@ def save_invoice(conn: Connection, site: str, doc: SalesInvoice) -> None:
     ]
     if rows:
         conn.execute(insert(invoice_items), rows)
-
-
-def members_of_customers(conn: Connection, site: str, customer_names: list[str]) -> dict[str, tuple[str, ...]]:
-    rows = conn.execute(
-        select(members.c.customer, members.c.name)
-        .where(tuple_(members.c.site, members.c.customer).in_([(site, c) for c in customer_names]))
-        .order_by(members.c.name)
-    )
-    out: dict[str, list[str]] = {}
-    for r in rows:
-        out.setdefault(r.customer, []).append(r.name)
-    return {k: tuple(v) for k, v in out.items()}
 
 
 def stored_document(conn: Connection, site: str, doctype: str, name: str) -> Row | None:

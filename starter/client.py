@@ -191,6 +191,12 @@ class DuesflowClient:
     async def daily_totals(self, site: str, date_from: dt.date, date_to: dt.date) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self.reads.daily_totals, site, date_from, date_to)
 
+    async def member_totals(self, site: str, member: str) -> dict[str, Any]:
+        return await asyncio.to_thread(self.reads.member_totals, site, member)
+
+    async def method_statistics(self, site: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.reads.method_statistics, site)
+
     async def audit_trail(self, site: str, doctype: str, name: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self.reads.audit_trail, site, doctype, name)
 

@@ -69,5 +69,11 @@ class BlockingDuesflowClient:
     def daily_totals(self, site: str, date_from: dt.date, date_to: dt.date) -> list[dict[str, Any]]:
         return self._client.reads.daily_totals(site, date_from, date_to)
 
+    def member_totals(self, site: str, member: str) -> dict[str, Any]:
+        return self._client.reads.member_totals(site, member)
+
+    def method_statistics(self, site: str) -> list[dict[str, Any]]:
+        return self._client.reads.method_statistics(site)
+
     def audit_trail(self, site: str, doctype: str, name: str) -> list[dict[str, Any]]:
         return self._client.reads.audit_trail(site, doctype, name)

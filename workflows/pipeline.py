@@ -17,12 +17,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
     from activities.history import HistoryActivities
     from activities.submission import SubmissionActivities
+    from domain.errors import BUSINESS_ERROR
     from domain.messages import PipelineResult, Progress, StepFailure, StepInput, StepProgress, SubmissionInput
     from domain.priorities import RETRY_BUDGETS, Level
     from domain.verdicts import Verdict
     from workflows import search_attributes as sa
-
-BUSINESS_ERROR = "BusinessRuleViolation"
 
 # Step 1 answers a waiting user: retry quickly, and keep retrying (a database outage leaves the verdict
 # "pending" for the ERP and the workflow waiting durably, instead of losing the submission).

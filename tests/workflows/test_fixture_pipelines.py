@@ -117,6 +117,11 @@ async def test_fixtures_through_both_pipelines(
         (dt.date(2025, 4, 2), "SEPA Direct Debit", 1, Decimal("15.00")),
     ]
 
+    jansen = await duesflow.member_totals(site, "Assoc-Member-2024-11-0005")
+    assert (jansen["count"], jansen["paid_to_date"], jansen["last_payment_date"]) == (1, 20, dt.date(2025, 3, 20))
+    methods = {m["mode_of_payment"]: (m["count"], m["total"]) for m in await duesflow.method_statistics(site)}
+    assert methods == {"Bank Transfer": (2, Decimal("45.00")), "SEPA Direct Debit": (1, Decimal("15.00"))}
+
     # Every step's outcome is in the audit trail of the SEPA payment.
     events = [(e["event"], e["step"]) for e in await duesflow.audit_trail(site, "Payment Entry", "ACC-PAY-2025-00201")]
     assert events[0] == ("submitted", "validate")
