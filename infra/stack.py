@@ -114,11 +114,26 @@ async def run_demo(client: DuesflowClient, association: demo.DemoAssociation, *,
         if verdict.status == "rejected":
             console.print(f"  rejected {doc['name']}: " + "; ".join(f"{e.field}: {e.message}" for e in verdict.errors))
 
+    # What a treasurer sees for a bad document: a field-level verdict, and nothing written but the audit record.
+    invoice = association.invoices[0]
+    bad = {
+        **association.payments[0],
+        "name": "DEMO-OVERPAID-1",
+        "references": [
+            {"reference_doctype": "Sales Invoice", "reference_name": invoice["name"], "allocated_amount": 9999}
+        ],
+        "paid_amount": 9999,
+    }
+    sample = await submit(bad)
+    console.print(f"Sample bad document {bad['name']}: {sample.status}")
+    for err in sample.errors:
+        console.print(f"  {err.field}: {err.message} ({err.code})")
+
     results = await asyncio.gather(*(client.wait(v.workflow_id) for v in verdicts if v.workflow_id))
     steps = Counter(s.status for r in results for s in r.steps)
     console.print(f"Background steps finished in {time.perf_counter() - started:.1f} s: {dict(steps)}")
     _print_sample(await client.member_history(site, association.members[0]["name"]), association.members[0]["name"])
-    return steps.get("failed", 0) == 0 and all(v.status == "accepted" for v in verdicts)
+    return steps.get("failed", 0) == 0 and all(v.status == "accepted" for v in verdicts) and sample.status == "rejected"
 
 
 def _print_sample(history: list[Any], member: str) -> None:
