@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Literal
 
 import redis
@@ -44,12 +45,35 @@ async def connect(settings: Settings) -> Client:
     )
 
 
+@dataclass
+class ActivityPools:
+    """Separate thread pools: step 1 (local activities, the user is waiting) never queues behind background
+    steps for a thread, whatever the backlog on the background queue."""
+
+    step1: ThreadPoolExecutor
+    background: ThreadPoolExecutor
+
+    @classmethod
+    def create(cls, settings: Settings) -> ActivityPools:
+        return cls(
+            ThreadPoolExecutor(settings.max_concurrent_activities, thread_name_prefix="duesflow-step1"),
+            ThreadPoolExecutor(settings.max_concurrent_activities, thread_name_prefix="duesflow-background"),
+        )
+
+    def __enter__(self) -> ActivityPools:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.step1.shutdown(wait=True)
+        self.background.shutdown(wait=True)
+
+
 def build_workers(
     client: Client,
     settings: Settings,
     engine: Engine,
     cache: ReadCache,
-    executor: ThreadPoolExecutor,
+    pools: ActivityPools,
     role: Role = "all",
 ) -> list[Worker]:
     workers = []
@@ -60,7 +84,7 @@ def build_workers(
                 task_queue=settings.workflow_task_queue,
                 workflows=WORKFLOWS,
                 activities=[SubmissionActivities(engine).validate_and_record],
-                activity_executor=executor,
+                activity_executor=pools.step1,
                 max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
                 max_concurrent_local_activities=settings.max_concurrent_activities,
             )
@@ -76,7 +100,7 @@ def build_workers(
                     AnalyticsActivities(engine).record_payment_facts,
                     AuditActivities(engine).record_step_failure,
                 ],
-                activity_executor=executor,
+                activity_executor=pools.background,
                 max_concurrent_activities=settings.max_concurrent_activities,
             )
         )
@@ -86,13 +110,13 @@ def build_workers(
 async def run(settings: Settings, role: Role = "all", stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set (or SIGINT/SIGTERM when run as a program), then shut down cleanly."""
     stop = stop or asyncio.Event()
-    # Sync activities share one thread pool; the DB pool is sized to it so no thread waits for a connection.
+    # One connection per activity thread of the roles served, so no thread waits for a connection.
     threads = settings.max_concurrent_activities * (2 if role == "all" else 1)
     engine = make_engine(settings.database_url, pool_size=threads)
     cache = ReadCache(redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1))
     client = await connect(settings)
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="duesflow-activity") as executor:
-        workers = build_workers(client, settings, engine, cache, executor, role)
+    with ActivityPools.create(settings) as pools:
+        workers = build_workers(client, settings, engine, cache, pools, role)
         tasks = [asyncio.create_task(w.run()) for w in workers]
         log.info("worker running (%s) on %s", role, ", ".join(w.task_queue for w in workers))
         stopper = asyncio.create_task(stop.wait())

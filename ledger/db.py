@@ -5,12 +5,15 @@ from __future__ import annotations
 from sqlalchemy import Engine, create_engine
 
 
-def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = False) -> Engine:
     return create_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # Workers skip the pre-ping: it costs a round trip per checkout (several per document), and an activity
+        # whose connection the server dropped is retried on a fresh one. ERP-facing reads cannot retry: they ping.
+        pool_pre_ping=pre_ping,
+        pool_recycle=1800,
         # Keep the application visible in pg_stat_activity when operators look at locks.
         connect_args={"application_name": "duesflow"},
     )

@@ -68,7 +68,7 @@ class DuesflowClient:
         client = await Client.connect(
             settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
         )
-        engine = make_engine(settings.database_url, pool_size=4)
+        engine = make_engine(settings.database_url, pool_size=4, pre_ping=True)
         cache = ReadCache(redis.Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5))
         return cls(client, settings, engine, cache)
 

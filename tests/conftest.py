@@ -11,7 +11,6 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +150,8 @@ async def workers(
     temporal_client: Client, settings: Settings, engine: Engine, cache: ReadCache
 ) -> AsyncIterator[list[Worker]]:
     """The production worker wiring (worker.build_workers), on the session's task queues."""
-    with ThreadPoolExecutor(max_workers=16) as executor:
-        built = worker_module.build_workers(temporal_client, settings, engine, cache, executor)
+    with worker_module.ActivityPools.create(settings) as pools:
+        built = worker_module.build_workers(temporal_client, settings, engine, cache, pools)
         tasks = [asyncio.create_task(w.run()) for w in built]
         yield built
         await asyncio.gather(*(w.shutdown() for w in built))
