@@ -36,8 +36,8 @@ class HistoryActivities:
                 raise BusinessRuleViolation("unknown_member", f"member {inp.member} is not known") from None
             invoices, unreconciled = history_facts(conn, inp.site, customer) if customer else ([], [])
             rows = project_history(invoices, unreconciled, today=self._today())
-            store_history(conn, inp.site, inp.member, rows)
-            audit_step_completed(conn, step, inp, f"{len(rows)} rows", member=inp.member)
+            written = store_history(conn, inp.site, inp.member, rows)
+            audit_step_completed(conn, step, inp, f"{len(rows)} rows", member=inp.member, rows_written=written)
         # After the commit, never before (bug B16).
         self._cache.invalidate_member(inp.site, inp.member)
         return StepResult(step=step, attempt=activity.info().attempt, changed=True, detail=f"{len(rows)} rows")

@@ -151,14 +151,27 @@ def history_facts(conn: Connection, site: str, customer: str) -> tuple[list[Invo
     return facts, unreconciled
 
 
-def store_history(conn: Connection, site: str, member: str, rows: list[HistoryRow]) -> None:
-    """Replace the member's projection wholesale (caller holds the member lock)."""
-    conn.execute(member_history.delete().where(member_history.c.site == site, member_history.c.member == member))
-    if rows:
+def store_history(conn: Connection, site: str, member: str, rows: list[HistoryRow]) -> int:
+    """Make the stored projection equal ``rows`` (caller holds the member lock); returns the rows written.
+
+    Only positions whose content changed are written: a payment usually changes one or two rows of a long
+    history, and rewriting all of them was most of a rebuild's cost.
+    """
+    fields = list(HistoryRow.model_fields)
+    cols = [member_history.c[f] for f in fields]
+    where = (member_history.c.site == site, member_history.c.member == member)
+    stored = {r[0]: tuple(r) for r in conn.execute(select(*cols).where(*where))}
+    changed = [row.model_dump() for row in rows if stored.get(row.position) != tuple(row.model_dump().values())]
+    if changed:
+        stmt = insert(member_history).values([{"site": site, "member": member, **row} for row in changed])
         conn.execute(
-            insert(member_history),
-            [{"site": site, "member": member, **row.model_dump()} for row in rows],
+            stmt.on_conflict_do_update(
+                index_elements=["site", "member", "position"],
+                set_={f: stmt.excluded[f] for f in fields if f != "position"},
+            )
         )
+    if len(stored) > len(rows):
+        conn.execute(member_history.delete().where(*where, member_history.c.position >= len(rows)))
     state = insert(member_history_state).values(site=site, member=member, rebuilds=1)
     conn.execute(
         state.on_conflict_do_update(
@@ -166,6 +179,7 @@ def store_history(conn: Connection, site: str, member: str, rows: list[HistoryRo
             set_={"rebuilds": member_history_state.c.rebuilds + 1, "rebuilt_at": func.now()},
         )
     )
+    return len(changed)
 
 
 def read_history(conn: Connection, site: str, member: str) -> list[HistoryRow]:

@@ -178,3 +178,25 @@ def test_failure_messages_keep_row_values_out(engine: Engine, site: str) -> None
     message = safe_message(err.value)
     assert "Jan Bakker" not in message  # … is not what reaches the Web UI
     assert message == "UniqueViolation (SQLSTATE 23505)"
+
+
+def test_a_rebuild_writes_only_the_rows_that_changed(engine: Engine, site: str, cache: ReadCache) -> None:
+    from ledger.history import history_facts, read_history, store_history
+
+    load_reference_data(
+        engine, [b.customer("C1"), b.member("M1", "C1")], site=site, currency="EUR", today=dt.date.today()
+    )
+    for i in range(1, 4):
+        record(engine, site, b.invoice(f"INV-{i}", "C1", 15.0, posting_date=f"2025-0{i}-01"))
+    activity = HistoryActivities(engine, cache).rebuild_member_history
+    inp = StepInput(site=site, actor=USER, doctype="Sales Invoice", name="INV-3", member="M1")
+    env_for(f"{site}:Sales Invoice:INV-3").run(activity, inp)
+    record(engine, site, b.payment("PAY-1", "C1", 15.0, [("INV-2", 15.0)]))
+    with engine.begin() as conn:
+        from domain.history import project_history
+
+        rows = project_history(*history_facts(conn, site, "C1"), today=dt.date.today())
+        assert store_history(conn, site, "M1", rows) == 1  # only INV-2's row changed
+        assert read_history(conn, site, "M1") == rows
+        assert store_history(conn, site, "M1", rows[:2]) == 0  # shorter: nothing rewritten, the tail deleted
+        assert read_history(conn, site, "M1") == rows[:2]
