@@ -166,3 +166,11 @@ def project_history(
     rows = [_invoice_row(f, today) for f in newest] + [_payment_row(p, donation_refs) for p in unreconciled]
     rows.sort(key=lambda r: (r.posting_date, r.invoice or r.payment_entry or ""), reverse=True)
     return [row.model_copy(update={"position": i}) for i, row in enumerate(rows)]
+
+
+HISTORY_FIELDS: tuple[str, ...] = tuple(HistoryRow.model_fields)
+
+
+def as_tuple(row: HistoryRow) -> tuple[object, ...]:
+    """Field values in declaration order, which is the ledger's column order."""
+    return tuple(row.__dict__[f] for f in HISTORY_FIELDS)

@@ -13,7 +13,15 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
-from domain.history import HISTORY_LIMIT, Allocation, HistoryRow, InvoiceFacts, UnreconciledPayment
+from domain.history import (
+    HISTORY_FIELDS,
+    HISTORY_LIMIT,
+    Allocation,
+    HistoryRow,
+    InvoiceFacts,
+    UnreconciledPayment,
+    as_tuple,
+)
 from ledger.documents import credited_to_invoice, paid_to_invoice
 from ledger.schema import (
     invoices,
@@ -157,17 +165,18 @@ def store_history(conn: Connection, site: str, member: str, rows: list[HistoryRo
     Only positions whose content changed are written: a payment usually changes one or two rows of a long
     history, and rewriting all of them was most of a rebuild's cost.
     """
-    fields = list(HistoryRow.model_fields)
-    cols = [member_history.c[f] for f in fields]
+    cols = [member_history.c[f] for f in HISTORY_FIELDS]
     where = (member_history.c.site == site, member_history.c.member == member)
     stored = {r[0]: tuple(r) for r in conn.execute(select(*cols).where(*where))}
-    changed = [row.model_dump() for row in rows if stored.get(row.position) != tuple(row.model_dump().values())]
+    changed = [values for values in map(as_tuple, rows) if stored.get(values[0]) != values]
     if changed:
-        stmt = insert(member_history).values([{"site": site, "member": member, **row} for row in changed])
+        stmt = insert(member_history).values(
+            [{"site": site, "member": member, **dict(zip(HISTORY_FIELDS, values, strict=True))} for values in changed]
+        )
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["site", "member", "position"],
-                set_={f: stmt.excluded[f] for f in fields if f != "position"},
+                set_={f: stmt.excluded[f] for f in HISTORY_FIELDS if f != "position"},
             )
         )
     if len(stored) > len(rows):
@@ -184,7 +193,7 @@ def store_history(conn: Connection, site: str, member: str, rows: list[HistoryRo
 
 def read_history(conn: Connection, site: str, member: str) -> list[HistoryRow]:
     rows = conn.execute(
-        select(member_history)
+        select(*(member_history.c[f] for f in HISTORY_FIELDS))
         .where(member_history.c.site == site, member_history.c.member == member)
         .order_by(member_history.c.position)
     ).mappings()
