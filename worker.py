@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -129,6 +131,19 @@ async def run(settings: Settings, role: Role = "all", stop: asyncio.Event | None
     log.info("worker stopped")
 
 
+BACKGROUND_NICENESS = 10
+
+
+def spawn_background(argv_python: str = sys.executable) -> subprocess.Popen[bytes]:
+    """The background role in its own process, at a lower CPU priority.
+
+    Sync activities hold the GIL while they compute (a long history's projection); in the workflow process they
+    would starve the event loop that answers verdicts. A separate, niced process keeps step 1 fast while the
+    background catches up.
+    """
+    return subprocess.Popen([argv_python, "-m", "worker", "--role", "background", "--nice", str(BACKGROUND_NICENESS)])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="duesflow-worker",
@@ -138,26 +153,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--role",
         choices=["all", "workflows", "background"],
         default="all",
-        help="which task queues to serve (default: all). Stopping the background role pauses background steps "
+        help="which task queues to serve (default: all: the workflow role in this process and the background "
+        "role in a child process at lower CPU priority). Stopping the background role pauses background steps "
         "without losing them; verdicts keep working.",
     )
+    parser.add_argument(
+        "--single-process",
+        action="store_true",
+        help="with --role all, serve both roles in this one process (simpler to debug, slower verdicts under load)",
+    )
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by N (0-19)")
     args = parser.parse_args(argv)
+    if not 0 <= args.nice <= 19:
+        parser.error(f"--nice must be between 0 and 19, got {args.nice}")
+    if args.nice:
+        os.nice(args.nice)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    split = args.role == "all" and not args.single_process
+    child = spawn_background() if split else None
 
     async def _main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run(settings, args.role, stop)
+        # A background process that dies takes the whole worker down, so a supervisor restarts both.
+        watcher = loop.create_task(_watch(child, stop)) if child is not None else None
+        await run(settings, "workflows" if split else args.role, stop)
+        if watcher is not None:
+            watcher.cancel()
 
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main())
+    finally:
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    # Killed by our own SIGTERM before it had installed its handler (still starting) is a clean stop too.
+    if child is not None and child.wait() not in (0, -signal.SIGTERM):
+        log.error("background worker exited with %s", child.returncode)
+        return 1
     return 0
+
+
+async def _watch(child: subprocess.Popen[bytes], stop: asyncio.Event) -> None:
+    while child.poll() is None and not stop.is_set():
+        await asyncio.sleep(0.5)
+    stop.set()
 
 
 if __name__ == "__main__":

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         return value
 
 
+def as_environment(settings: Settings) -> dict[str, str]:
+    """The DUESFLOW_* variables that reproduce ``settings`` in a child process."""
+    return {f"DUESFLOW_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return load_settings()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,8 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-import worker
-from domain.settings import Settings, load_settings
+from domain.settings import Settings, as_environment, load_settings
 from infra import demo
 from infra.embedded import EmbeddedService, start_postgres, start_redis
 from infra.temporal_server import DevServer, start_dev_server
@@ -155,7 +155,10 @@ def _print_sample(history: list[Any], member: str) -> None:
 async def main_async(data_dir: Path, *, once: bool, members: int, ui_port: int) -> int:
     stack = await asyncio.to_thread(start_stack, data_dir, ui_port=ui_port)
     stop = asyncio.Event()
-    worker_task = asyncio.create_task(worker.run(stack.settings, "all", stop))
+    # The worker runs as its own processes (workflow role + niced background role), as in production.
+    worker_proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "worker", env={**os.environ, **as_environment(stack.settings)}
+    )
     ok = False
     try:
         client = await DuesflowClient.connect(stack.settings)
@@ -177,6 +180,8 @@ async def main_async(data_dir: Path, *, once: bool, members: int, ui_port: int) 
             await stop.wait()
     finally:
         stop.set()
-        await worker_task
+        if worker_proc.returncode is None:
+            worker_proc.terminate()
+        await worker_proc.wait()
         await asyncio.to_thread(stack.stop)
     return 0 if ok else 1

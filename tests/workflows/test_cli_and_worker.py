@@ -126,12 +126,13 @@ async def test_worker_shuts_down_cleanly_on_signal(settings: Settings, temporal_
     )
     assert proc.stdout is not None
     seen = ""
-    while "worker running" not in seen:
+    # --role all: the workflow role in the process, the background role in a niced child process.
+    while "worker running (workflows)" not in seen or "worker running (background)" not in seen:
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
         assert line, f"worker exited early: {seen}"
         seen += line.decode()
     proc.send_signal(sig)
     rest, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 0, seen + rest.decode()
-    assert "worker stopped" in rest.decode()
+    assert rest.decode().count("worker stopped") == 2
     assert "Fatal Python error" not in rest.decode()
