@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
@@ -43,6 +42,15 @@ from workflows.payment_entry import PaymentEntryWorkflow
 from workflows.sales_invoice import SalesInvoiceWorkflow
 
 WORKFLOW_FOR = {"Payment Entry": PaymentEntryWorkflow, "Sales Invoice": SalesInvoiceWorkflow}
+
+
+def _consume_start_error(operation: WithStartWorkflowOperation[Any, Any]) -> None:
+    """The SDK also fails the operation's handle future when the call fails; nobody awaits it here, so mark its
+    exception retrieved, or asyncio logs "Future exception was never retrieved" for every pending verdict.
+    (The future is private: the SDK has no public way to discard it.)"""
+    future = getattr(operation, "_workflow_handle", None)
+    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+        future.exception()
 
 
 def summary_of(doc: PaymentEntry | SalesInvoice) -> str:
@@ -101,50 +109,53 @@ class DuesflowClient:
             retry_interval_scale=self.settings.retry_interval_scale,
         )
 
-        def start_operation() -> WithStartWorkflowOperation[Any, PipelineResult]:
-            return WithStartWorkflowOperation(
-                wf.run,
-                inp,
-                id=wid,
-                task_queue=self.settings.workflow_task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                # A finished document stays finished: re-submitting must not run its effects again.
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(sa.SITE, site),
-                        SearchAttributePair(sa.DOCTYPE, parsed.doctype),
-                        SearchAttributePair(sa.DOCUMENT, parsed.name),
-                        SearchAttributePair(sa.STATE, "submitted"),
-                    ]
-                ),
-                static_summary=summary_of(parsed),
-            )
-
-        wait = timeout if timeout is not None else self.settings.verdict_timeout_seconds
+        start: dict[str, Any] = {
+            "id": wid,
+            "task_queue": self.settings.workflow_task_queue,
+            "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+            # A finished document stays finished: re-submitting must not run its effects again.
+            "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            "search_attributes": TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.SITE, site),
+                    SearchAttributePair(sa.DOCTYPE, parsed.doctype),
+                    SearchAttributePair(sa.DOCUMENT, parsed.name),
+                    SearchAttributePair(sa.STATE, "submitted"),
+                ]
+            ),
+            "static_summary": summary_of(parsed),
+        }
+        wait = timedelta(seconds=timeout if timeout is not None else self.settings.verdict_timeout_seconds)
         for attempt in range(5):
-            operation = start_operation()
+            operation = WithStartWorkflowOperation(wf.run, inp, **start)
             try:
                 return await self.temporal.execute_update_with_start_workflow(
-                    wf.verdict, start_workflow_operation=operation, rpc_timeout=timedelta(seconds=wait)
+                    wf.verdict, start_workflow_operation=operation, rpc_timeout=wait
                 )
             except WorkflowAlreadyStartedError:
-                # The SDK stores the same error in the operation's handle future; retrieve it so asyncio does not
-                # log "Future exception was never retrieved".
-                with contextlib.suppress(WorkflowAlreadyStartedError):
-                    await operation.workflow_handle()
                 return await self._verdict_of_closed(wid)
             except WorkflowUpdateRPCTimeoutOrCancelledError:
-                return Verdict(status="pending", workflow_id=wid)
+                return await self._pending(wf, inp, start)
             except RPCError as exc:
                 if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
-                    return Verdict(status="pending", workflow_id=wid)
+                    return await self._pending(wf, inp, start)
                 # Identical submissions racing each other: the server starts one and asks the others to retry,
                 # which then attach to it (USE_EXISTING).
                 if "StartDeduped" not in exc.message or attempt == 4:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
+            finally:
+                _consume_start_error(operation)
         raise AssertionError("unreachable")
+
+    async def _pending(self, wf: Any, inp: SubmissionInput, start: dict[str, Any]) -> Verdict:
+        """No verdict in time. Make sure the workflow exists before saying "pending" (a timeout can also hit
+        before the start itself): a plain start attaches to it if it is there, and needs no worker."""
+        try:
+            await self.temporal.start_workflow(wf.run, inp, **start, rpc_timeout=timedelta(seconds=10))
+        except WorkflowAlreadyStartedError:
+            return await self._verdict_of_closed(start["id"])
+        return Verdict(status="pending", workflow_id=start["id"])
 
     async def _verdict_of_closed(self, wid: str) -> Verdict:
         result = await self.temporal.get_workflow_handle(wid, result_type=PipelineResult).result()

@@ -159,12 +159,14 @@ async def test_concurrent_payments_cannot_take_the_same_outstanding_twice(
     assert {e.code for v in rejected for e in v.errors} == {"exceeds_outstanding"}
 
 
+@pytest.mark.parametrize("timeout", [1.0, 0.001], ids=["timeout-1s", "timeout-before-start"])
 async def test_no_worker_gives_a_pending_verdict_with_the_workflow_id(
-    temporal_client: Client, settings: Settings, engine: Engine, cache: Any, site: str
+    temporal_client: Client, settings: Settings, engine: Engine, cache: Any, site: str, timeout: float
 ) -> None:
+    """Even when the time runs out before the start itself, "pending" means the workflow exists."""
     orphan = settings.model_copy(update={"workflow_task_queue": f"nobody-listens-{uuid.uuid4().hex[:6]}"})
     client = DuesflowClient(temporal_client, orphan, engine, cache)
-    verdict = await client.submit(b.invoice("INV-1", "C1", 15.0), site=site, user=USER, timeout=1.0)
+    verdict = await client.submit(b.invoice("INV-1", "C1", 15.0), site=site, user=USER, timeout=timeout)
     assert verdict.status == "pending"
     assert verdict.workflow_id == f"{site}:Sales Invoice:INV-1"
     handle = temporal_client.get_workflow_handle(verdict.workflow_id)
