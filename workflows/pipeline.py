@@ -54,7 +54,6 @@ class Pipeline:
         self.steps: dict[str, StepProgress] = {}
 
     async def validate(self) -> Verdict:
-        self._set_state("validating")
         self.verdict = await workflow.execute_local_activity_method(
             SubmissionActivities.validate_and_record,
             self.inp,
@@ -84,7 +83,6 @@ class Pipeline:
         """Run one background step; a failure is recorded and audited, never raised (other steps go on)."""
         progress = self.steps.setdefault(name, StepProgress(name=name))
         progress.status = "running"
-        self._set_state(name)
         try:
             result = await workflow.execute_activity_method(
                 activity,
@@ -157,11 +155,14 @@ class Pipeline:
     def result(self) -> PipelineResult:
         assert self.verdict is not None
         failed = any(s.status == "failed" for s in self.steps.values())
-        self._set_state("completed_with_failures" if failed else "completed")
+        if self.verdict.accepted:
+            self._set_state("completed_with_failures" if failed else "completed")
         return PipelineResult(verdict=self.verdict, steps=list(self.steps.values()))
 
     def _set_state(self, state: str) -> None:
-        workflow.upsert_search_attributes([sa.STATE.value_set(state[:100])])
+        """DuesflowState: submitted (set at start) → accepted | rejected → completed | completed_with_failures.
+        Only these transitions: every upsert is a history event and costs the worker and the server."""
+        workflow.upsert_search_attributes([sa.STATE.value_set(state)])
 
 
 class PipelineWorkflow:

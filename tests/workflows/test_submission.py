@@ -265,3 +265,24 @@ async def test_a_draft_is_rejected_before_anything_starts(duesflow: DuesflowClie
     verdict = await duesflow.submit({**b.invoice("INV-D", "C1", 15.0), "docstatus": 0}, site=site, user=USER)
     assert verdict.status == "rejected" and verdict.workflow_id is None
     assert [(e.field, e.code) for e in verdict.errors] == [("docstatus", "not_submitted")]
+
+
+async def test_search_attributes_find_the_document_and_its_state(
+    duesflow: DuesflowClient, temporal_client: Client, site: str
+) -> None:
+    from workflows import search_attributes as sa
+
+    await given_member(duesflow, site)
+    ok = await accepted(duesflow, site, b.invoice("INV-1", "C1", 15.0))
+    bad = await duesflow.submit(b.payment("PAY-1", "Nobody", 10.0), site=site, user=USER)
+    await duesflow.wait(bad.workflow_id)
+    for wid, state in ((ok.verdict.workflow_id, "completed"), (bad.workflow_id, "rejected")):
+        desc = await temporal_client.get_workflow_handle(wid).describe()
+        attrs = desc.typed_search_attributes
+        assert (attrs.get(sa.SITE), attrs.get(sa.STATE)) == (site, state)
+    desc = await temporal_client.get_workflow_handle(ok.verdict.workflow_id).describe()
+    assert (desc.typed_search_attributes.get(sa.DOCTYPE), desc.typed_search_attributes.get(sa.DOCUMENT)) == (
+        "Sales Invoice",
+        "INV-1",
+    )
+    assert await desc.static_summary() == "Sales Invoice INV-1 · €15.00 · due 2025-03-31"
