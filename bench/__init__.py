@@ -1,0 +1,1 @@
+"""Benchmarks of duesflow against the running stack (not tests): ``python -m bench.run --help``."""

@@ -1,0 +1,87 @@
+"""Worker process for the engine floor: ``python -m bench.floor_worker`` (configured like ``python -m worker``).
+
+Reads the same ``DUESFLOW_*`` settings as duesflow's worker (address, task queues, concurrency limits) and runs the
+same two workers with the same limits and thread pool, but for ``FloorWorkflow`` and its no-op activities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.worker import Worker
+
+from bench.floor import FloorWorkflow
+from bench.floor_support import BACKGROUND_ACTIVITIES, floor_validate
+from domain.settings import ConfigError, Settings, load_settings
+from worker import connect
+
+log = logging.getLogger("duesflow.bench.floor_worker")
+
+
+async def run(settings: Settings, stop: asyncio.Event, role: str = "all") -> None:
+    threads = settings.max_concurrent_activities * (2 if role == "all" else 1)  # as worker.run does
+    client = await connect(settings)
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="floor-activity") as executor:
+        workers: list[Worker] = []
+        if role in ("all", "workflows"):
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=settings.workflow_task_queue,
+                    workflows=[FloorWorkflow],
+                    activities=[floor_validate],
+                    activity_executor=executor,
+                    max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+                    max_concurrent_local_activities=settings.max_concurrent_activities,
+                )
+            )
+        if role in ("all", "background"):
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=settings.background_task_queue,
+                    activities=BACKGROUND_ACTIVITIES,
+                    activity_executor=executor,
+                    max_concurrent_activities=settings.max_concurrent_activities,
+                )
+            )
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        log.info("worker running (floor, %s) on %s", role, ", ".join(w.task_queue for w in workers))
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.gather(*(w.shutdown() for w in workers))
+        for task in tasks:
+            if task in done and task.exception():
+                raise task.exception()  # type: ignore[misc]
+    log.info("worker stopped")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.floor_worker", description=__doc__)
+    parser.add_argument("--role", choices=["all", "workflows", "background"], default="all")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run(settings, stop, args.role)
+
+    asyncio.run(_main())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
