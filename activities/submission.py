@@ -78,7 +78,7 @@ class SubmissionActivities:
 
 
 def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry) -> Verdict:
-    if not doc.is_member_payment:
+    if not doc.runs_member_pipeline:
         # Accepted and audited, but no member pipeline (bug B9 rejected internal transfers).
         return Verdict(status="accepted", runs_pipeline=False)
     known = bool(doc.party) and customer_exists(conn, site, doc.party)
@@ -87,7 +87,7 @@ def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry) -> Verdict:
     ctx = PaymentContext(
         customer_known=known,
         customer_members=members,
-        invoices=invoice_balances(conn, site, names, exclude_payment=doc.name, lock=True),
+        invoices=invoice_balances(conn, site, names, exclude_payment=doc.name, lock=doc.is_member_payment),
         mandates=mandates_of(conn, site, members) if doc.is_sepa else (),
     )
     return _verdict(validate_payment_entry(doc, ctx), members)

@@ -172,6 +172,15 @@ class PaymentEntry(ErpDocument):
         return self.payment_type == "Receive" and self.party_type == "Customer"
 
     @property
+    def is_sepa_return(self) -> bool:
+        """A bounced direct debit: money going back to the member. It reverses the collection it references."""
+        return self.mode_of_payment == "SEPA Direct Debit Return" and self.party_type == "Customer"
+
+    @property
+    def runs_member_pipeline(self) -> bool:
+        return self.is_member_payment or self.is_sepa_return
+
+    @property
     def is_sepa(self) -> bool:
         return "SEPA" in (self.mode_of_payment or "").upper()
 

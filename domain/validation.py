@@ -67,6 +67,11 @@ def _err(field_name: str, code: str, message: str) -> FieldError:
 
 def validate_payment_entry(doc: PaymentEntry, ctx: PaymentContext) -> list[FieldError]:
     """Rules 1–6 of domain.md §2; only member payments (Receive from a Customer) are checked."""
+    if doc.is_sepa_return and not doc.is_member_payment:
+        # A return (paid out to the member) only has to name a customer the ledger knows.
+        if doc.party and ctx.customer_known:
+            return []
+        return [_err("party", "unknown_customer", f"customer {doc.party!r} is not known to the ledger")]
     if not doc.is_member_payment:
         return []
     errors: list[FieldError] = []

@@ -40,7 +40,8 @@ def sync_fact(conn: Connection, site: str, payment_name: str) -> str:
             posting_date=p.posting_date,
             mode_of_payment=p.mode_of_payment or "Unspecified",
             customer=p.party,
-            amount=p.paid_amount,
+            # Money paid back (a SEPA return) lowers the day's and the member's totals.
+            amount=-p.paid_amount if p.payment_type == "Pay" else p.paid_amount,
         )
         .on_conflict_do_nothing(index_elements=["site", "payment"])
         .returning(payment_facts.c.payment)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import Connection, Row, ScalarSelect, and_, func, literal, select
+from sqlalchemy import ColumnElement, Connection, Row, ScalarSelect, and_, case, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.contracts import PaymentEntry, SalesInvoice
@@ -20,6 +20,14 @@ from ledger.schema import (
 )
 
 
+def signed_allocation() -> ColumnElement[Decimal]:
+    """Money received counts for the invoice; money paid back against it (a SEPA return) counts against it."""
+    return case(
+        (payments.c.payment_type == "Pay", -payment_allocations.c.allocated_amount),
+        else_=payment_allocations.c.allocated_amount,
+    )
+
+
 def paid_to_invoice(exclude_payment: str | None = None) -> ScalarSelect[Decimal]:
     """Σ allocations to ``invoices.c.name`` from submitted (docstatus 1) payments; cancelled ones never count."""
     cond = [
@@ -32,7 +40,7 @@ def paid_to_invoice(exclude_payment: str | None = None) -> ScalarSelect[Decimal]
         # Step 1 may run again for the same payment (local activity retry): its own allocation must not count.
         cond.append(payments.c.name != exclude_payment)
     return (
-        select(func.coalesce(func.sum(payment_allocations.c.allocated_amount), 0))
+        select(func.coalesce(func.sum(signed_allocation()), 0))
         .select_from(
             payment_allocations.join(
                 payments,

@@ -22,7 +22,7 @@ from domain.history import (
     UnreconciledPayment,
     as_tuple,
 )
-from ledger.documents import credited_to_invoice, paid_to_invoice
+from ledger.documents import credited_to_invoice, paid_to_invoice, signed_allocation
 from ledger.schema import (
     invoices,
     mandate_usages,
@@ -70,7 +70,7 @@ def history_facts(conn: Connection, site: str, customer: str) -> tuple[list[Invo
                 payments.c.name,
                 payments.c.posting_date,
                 payments.c.mode_of_payment,
-                payment_allocations.c.allocated_amount,
+                signed_allocation(),
             )
             .select_from(
                 payment_allocations.join(
@@ -90,7 +90,7 @@ def history_facts(conn: Connection, site: str, customer: str) -> tuple[list[Invo
         )
         for r in alloc_rows:
             allocations.setdefault(r.reference_name, []).append(
-                Allocation(r.name, r.posting_date, r.mode_of_payment, r.allocated_amount)
+                Allocation(r.name, r.posting_date, r.mode_of_payment, r[4])
             )
         ret = invoices.alias("ret")
         for r in conn.execute(
@@ -234,12 +234,16 @@ def member_summary(conn: Connection, site: str, member: str, *, today: dt.date) 
             func.max(per_invoice.c.posting_date),
         )
     ).one()
+    received = case((payments.c.payment_type == "Pay", -payments.c.paid_amount), else_=payments.c.paid_amount)
     pay = conn.execute(
-        select(func.coalesce(func.sum(payments.c.paid_amount), 0), func.max(payments.c.posting_date)).where(
+        select(
+            func.coalesce(func.sum(received), 0),
+            func.max(payments.c.posting_date).filter(payments.c.payment_type == "Receive"),
+        ).where(
             payments.c.site == site,
             payments.c.party_type == "Customer",
             payments.c.party == customer,
-            payments.c.payment_type == "Receive",
+            payments.c.payment_type.in_(("Receive", "Pay")),
             payments.c.docstatus == 1,
         )
     ).one()

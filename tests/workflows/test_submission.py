@@ -286,3 +286,33 @@ async def test_search_attributes_find_the_document_and_its_state(
         "INV-1",
     )
     assert await desc.static_summary() == "Sales Invoice INV-1 · €15.00 · due 2025-03-31"
+
+
+async def test_a_sepa_return_marks_the_usage_returned_and_reopens_the_invoice(
+    duesflow: DuesflowClient, site: str
+) -> None:
+    await given_member(duesflow, site, mandate=b.mandate("MD-1", "M1"))
+    await accepted(duesflow, site, b.invoice("INV-1", "C1", 15.0, member_name="M1"))
+    await accepted(duesflow, site, b.payment("PAY-1", "C1", 15.0, [("INV-1", 15.0)], mode="SEPA Direct Debit"))
+    bounce = b.payment(
+        "PAY-RET-1",
+        "C1",
+        15.0,
+        [("INV-1", 15.0)],
+        mode="SEPA Direct Debit Return",
+        payment_type="Pay",
+        custom_return_reason="AM04",
+        posting_date="2025-04-09",
+    )
+    result = await accepted(duesflow, site, bounce)
+    assert {s.name: s.status for s in result.steps} == {"sepa": "done", "history:M1": "done", "analytics": "done"}
+    usage = (await duesflow.mandate(site, "MD-1"))["usages"][0]
+    assert (usage["status"], usage["return_reason"]) == ("Returned", "AM04")
+    row = (await duesflow.member_history(site, "M1"))[0]
+    assert (row.paid_amount, row.outstanding_amount, row.payment_status) == (0, 15, "Overdue")
+    assert (await duesflow.member_summary(site, "M1"))["total_paid"] == 0
+    totals = await duesflow.daily_totals(site, dt.date(2025, 4, 1), dt.date(2025, 4, 30))
+    assert {(t["mode_of_payment"], str(t["total"])) for t in totals} == {
+        ("SEPA Direct Debit", "15.00"),
+        ("SEPA Direct Debit Return", "-15.00"),
+    }
