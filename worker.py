@@ -118,16 +118,21 @@ async def run(settings: Settings, role: Role = "all", stop: asyncio.Event | None
     cache = ReadCache(redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1))
     client = await connect(settings)
     with ActivityPools.create(settings) as pools:
-        workers = build_workers(client, settings, engine, cache, pools, role)
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        log.info("worker running (%s) on %s", role, ", ".join(w.task_queue for w in workers))
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-        await asyncio.gather(*(w.shutdown() for w in workers))
-        for task in tasks:
-            if task in done and task.exception():
-                raise task.exception()  # type: ignore[misc]
+        await serve(build_workers(client, settings, engine, cache, pools, role), stop, role)
     engine.dispose()
+
+
+async def serve(workers: list[Worker], stop: asyncio.Event, label: str) -> None:
+    """Run the workers until ``stop`` is set or one of them fails; shut all of them down either way."""
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    log.info("worker running (%s) on %s", label, ", ".join(w.task_queue for w in workers))
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    await asyncio.gather(*(w.shutdown() for w in workers))
+    for task in tasks:
+        if task in done and task.exception():
+            raise task.exception()  # type: ignore[misc]
     log.info("worker stopped")
 
 

@@ -7,7 +7,8 @@ from temporalio import activity
 
 from activities.step import audit_step_completed, failures_as_application_errors
 from domain.messages import StepInput, StepResult
-from ledger.sepa import cancel_usages, load_payment, record_collection, record_return
+from ledger.documents import lock_payment
+from ledger.sepa import cancel_usages, record_collection, record_return
 
 STEP = "sepa"
 
@@ -20,7 +21,7 @@ class SepaActivities:
     @failures_as_application_errors
     def update_mandate(self, inp: StepInput) -> StepResult:
         with self._engine.begin() as conn:
-            payment = load_payment(conn, inp.site, inp.name)
+            payment = lock_payment(conn, inp.site, inp.name)
             if payment.docstatus == 2:
                 cancelled = cancel_usages(conn, inp.site, payment)
                 detail, changed = f"{cancelled} usages cancelled", cancelled > 0

@@ -18,7 +18,7 @@ from temporalio.worker import Worker
 from bench.floor import FloorWorkflow
 from bench.floor_support import BACKGROUND_ACTIVITIES, floor_validate
 from domain.settings import ConfigError, Settings, load_settings
-from worker import connect
+from worker import connect, serve
 
 log = logging.getLogger("duesflow.bench.floor_worker")
 
@@ -50,15 +50,7 @@ async def run(settings: Settings, stop: asyncio.Event, role: str = "all") -> Non
                     max_concurrent_activities=settings.max_concurrent_activities,
                 )
             )
-        tasks = [asyncio.create_task(w.run()) for w in workers]
-        log.info("worker running (floor, %s) on %s", role, ", ".join(w.task_queue for w in workers))
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-        await asyncio.gather(*(w.shutdown() for w in workers))
-        for task in tasks:
-            if task in done and task.exception():
-                raise task.exception()  # type: ignore[misc]
-    log.info("worker stopped")
+        await serve(workers, stop, f"floor, {role}")
 
 
 def main() -> int:

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from domain.errors import BusinessRuleViolation
-from ledger.schema import members, payment_facts, payments
+from ledger.documents import lock_payment
+from ledger.schema import members, payment_facts
 
 
 def sync_fact(conn: Connection, site: str, payment_name: str) -> str:
@@ -22,11 +22,7 @@ def sync_fact(conn: Connection, site: str, payment_name: str) -> str:
     The payment row is locked, so a late "record" from the submission's pipeline and the cancellation's
     "reverse" serialise, and whichever runs last sees the final state: the result is order-independent.
     """
-    p = conn.execute(
-        select(payments).where(payments.c.site == site, payments.c.name == payment_name).with_for_update()
-    ).first()
-    if p is None:
-        raise BusinessRuleViolation("unknown_payment", f"payment {payment_name} is not in the ledger")
+    p = lock_payment(conn, site, payment_name)
     if p.docstatus == 2:
         gone = conn.execute(
             payment_facts.delete().where(payment_facts.c.site == site, payment_facts.c.payment == payment_name)

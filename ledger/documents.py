@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, Connection, Row, ScalarSelect, and_, case,
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.contracts import PaymentEntry, SalesInvoice
+from domain.errors import BusinessRuleViolation
 from domain.validation import InvoiceBalance, MandateState
 from ledger.schema import (
     customers,
@@ -28,6 +29,24 @@ def signed_allocation() -> ColumnElement[Decimal]:
     )
 
 
+# Allocations with the payment they belong to (whose docstatus and type decide whether they count).
+ALLOCATIONS_WITH_PAYMENTS = payment_allocations.join(
+    payments,
+    and_(payments.c.site == payment_allocations.c.site, payments.c.name == payment_allocations.c.payment),
+)
+
+
+def lock_payment(conn: Connection, site: str, name: str) -> Row:
+    """The payment row, locked: a submission's and a cancellation's steps for one payment serialise on it, so
+    whichever runs last sees the final state."""
+    row = conn.execute(
+        select(payments).where(payments.c.site == site, payments.c.name == name).with_for_update()
+    ).first()
+    if row is None:
+        raise BusinessRuleViolation("unknown_payment", f"payment {name} is not in the ledger")
+    return row
+
+
 def paid_to_invoice(exclude_payment: str | None = None) -> ScalarSelect[Decimal]:
     """Σ allocations to ``invoices.c.name`` from submitted (docstatus 1) payments; cancelled ones never count."""
     cond = [
@@ -41,15 +60,7 @@ def paid_to_invoice(exclude_payment: str | None = None) -> ScalarSelect[Decimal]
         cond.append(payments.c.name != exclude_payment)
     return (
         select(func.coalesce(func.sum(signed_allocation()), 0))
-        .select_from(
-            payment_allocations.join(
-                payments,
-                and_(
-                    payments.c.site == payment_allocations.c.site,
-                    payments.c.name == payment_allocations.c.payment,
-                ),
-            )
-        )
+        .select_from(ALLOCATIONS_WITH_PAYMENTS)
         .where(*cond)
         .scalar_subquery()
     )

@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select, text
+from sqlalchemy import Connection, case, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.history import (
@@ -22,7 +22,7 @@ from domain.history import (
     UnreconciledPayment,
     as_tuple,
 )
-from ledger.documents import credited_to_invoice, paid_to_invoice, signed_allocation
+from ledger.documents import ALLOCATIONS_WITH_PAYMENTS, credited_to_invoice, paid_to_invoice, signed_allocation
 from ledger.schema import (
     invoices,
     mandate_usages,
@@ -72,15 +72,7 @@ def history_facts(conn: Connection, site: str, customer: str) -> tuple[list[Invo
                 payments.c.mode_of_payment,
                 signed_allocation(),
             )
-            .select_from(
-                payment_allocations.join(
-                    payments,
-                    and_(
-                        payments.c.site == payment_allocations.c.site,
-                        payments.c.name == payment_allocations.c.payment,
-                    ),
-                )
-            )
+            .select_from(ALLOCATIONS_WITH_PAYMENTS)
             .where(
                 payment_allocations.c.site == site,
                 payment_allocations.c.reference_doctype == "Sales Invoice",

@@ -10,23 +10,13 @@ from sqlalchemy.dialects.postgresql import insert
 from domain.errors import BusinessRuleViolation
 from domain.sepa import sequence_type_for, state_after_collection, usage_problem
 from domain.validation import MandateState
-from ledger.schema import invoices, mandate_usages, mandates, members, payment_allocations, payments
+from ledger.schema import invoices, mandate_usages, mandates, members, payment_allocations
 
 
 @dataclass(frozen=True)
 class CollectionOutcome:
     usages_created: int
     usages_existing: int
-
-
-def load_payment(conn: Connection, site: str, name: str) -> Row:
-    """Locked, so the submission's and the cancellation's SEPA steps of one payment serialise."""
-    row = conn.execute(
-        select(payments).where(payments.c.site == site, payments.c.name == name).with_for_update()
-    ).first()
-    if row is None:
-        raise BusinessRuleViolation("unknown_payment", f"payment {name} is not in the ledger")
-    return row
 
 
 def cancel_usages(conn: Connection, site: str, payment: Row) -> int:
