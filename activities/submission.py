@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine
 from temporalio import activity
 
+from activities.step import failures_as_application_errors
 from domain.contracts import PaymentEntry, SalesInvoice
 from domain.messages import SubmissionInput
 from domain.validation import InvoiceContext, PaymentContext, validate_payment_entry, validate_sales_invoice
@@ -32,6 +33,7 @@ class SubmissionActivities:
         self._engine = engine
 
     @activity.defn
+    @failures_as_application_errors  # a database error's message would quote row values into the history
     def validate_and_record(self, inp: SubmissionInput) -> Verdict:
         info = activity.info()
         key = f"{info.workflow_id}:verdict"
