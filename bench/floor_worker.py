@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -56,7 +57,11 @@ async def run(settings: Settings, stop: asyncio.Event, role: str = "all") -> Non
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.floor_worker", description=__doc__)
     parser.add_argument("--role", choices=["all", "workflows", "background"], default="all")
+    parser.add_argument("--single-process", action="store_true", help="accepted for symmetry with duesflow-worker")
+    parser.add_argument("--nice", type=int, default=0, choices=range(20), help="lower CPU priority by N")
     args = parser.parse_args()
+    if args.nice:
+        os.nice(args.nice)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()

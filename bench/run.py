@@ -830,7 +830,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--split-roles",
         action="store_true",
-        help="run each engine's workflow and background roles in two processes instead of one (--role all)",
+        help="run each engine's workflow and background roles in two processes (background niced by 10), as "
+        "duesflow-worker --role all does, instead of one process each",
     )
     p.add_argument("--database-url", help="use this (migrated or empty) database instead of creating one")
     p.add_argument(
@@ -883,6 +884,14 @@ class QuietStartFutures:
             self.count += 1
             return
         loop.default_exception_handler(context)
+
+
+def role_args(role: str) -> tuple[str, ...]:
+    """Both engines get the same process layout: one process for --role all, or a workflow process plus a
+    background process at lower CPU priority (what `duesflow-worker --role all` does by default)."""
+    if role == "all":
+        return ("--role", "all", "--single-process")
+    return ("--role", role, *(("--nice", "10") if role == "background" else ()))
 
 
 async def amain(args: argparse.Namespace) -> int:
@@ -961,7 +970,7 @@ async def amain(args: argparse.Namespace) -> int:
                 "DUESFLOW_BACKGROUND_TASK_QUEUE": s.background_task_queue,
             }
             workers[label] = [
-                WorkerProcess(f"{label} ({role})", module, env, workdir / f"{label}-{role}.log", ("--role", role))
+                WorkerProcess(f"{label} ({role})", module, env, workdir / f"{label}-{role}.log", role_args(role))
                 for role in roles
             ]
         all_workers = [w for procs in workers.values() for w in procs]
