@@ -15,6 +15,7 @@ from domain.messages import SubmissionInput
 from domain.validation import InvoiceContext, PaymentContext, validate_payment_entry, validate_sales_invoice
 from domain.verdicts import FieldError, Verdict
 from ledger import audit
+from ledger.db import advisory_xact_lock
 from ledger.documents import (
     customer_exists,
     customer_members,
@@ -38,6 +39,9 @@ class SubmissionActivities:
         info = activity.info()
         key = f"{info.workflow_id}:verdict"
         with self._engine.begin() as conn:
+            # A retry can start while a slow first attempt still runs: the second waits here and then finds the
+            # first one's verdict, so the workflow never sees a verdict other than the recorded one.
+            advisory_xact_lock(conn, key)
             earlier = audit.find(conn, key)
             if earlier is not None:
                 return Verdict.model_validate(earlier["details"]["verdict"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, text
 
 
 def make_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = False) -> Engine:
@@ -17,3 +17,11 @@ def make_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = Fals
         # Keep the application visible in pg_stat_activity when operators look at locks.
         connect_args={"application_name": "duesflow"},
     )
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+def advisory_xact_lock(conn: Connection, key: str) -> None:
+    """Serialise transactions on a name (released at commit/rollback). Hash collisions only serialise more."""
+    conn.execute(_LOCK, {"key": key})

@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, text
+from sqlalchemy import Connection, case, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.history import (
@@ -22,6 +22,7 @@ from domain.history import (
     UnreconciledPayment,
     as_tuple,
 )
+from ledger.db import advisory_xact_lock
 from ledger.documents import ALLOCATIONS_WITH_PAYMENTS, credited_to_invoice, paid_to_invoice, signed_allocation
 from ledger.schema import (
     invoices,
@@ -40,7 +41,7 @@ class UnknownMember(LookupError):
 
 
 def lock_member(conn: Connection, site: str, member: str) -> None:
-    conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"history:{site}:{member}"})
+    advisory_xact_lock(conn, f"history:{site}:{member}")
 
 
 def member_customer(conn: Connection, site: str, member: str) -> str | None:
