@@ -13,10 +13,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import redis
 from sqlalchemy import Engine
@@ -78,14 +78,41 @@ def build_workers(
     pools: ActivityPools,
     role: Role = "all",
 ) -> list[Worker]:
+    return queue_workers(
+        client,
+        settings,
+        pools,
+        role,
+        workflows=WORKFLOWS,
+        step1=[SubmissionActivities(engine).validate_and_record],
+        background=[
+            HistoryActivities(engine, cache).rebuild_member_history,
+            SepaActivities(engine).update_mandate,
+            AnalyticsActivities(engine).record_payment_facts,
+            AuditActivities(engine).record_step_failure,
+        ],
+    )
+
+
+def queue_workers(
+    client: Client,
+    settings: Settings,
+    pools: ActivityPools,
+    role: Role,
+    *,
+    workflows: Sequence[type],
+    step1: Sequence[Callable[..., Any]],
+    background: Sequence[Callable[..., Any]],
+) -> list[Worker]:
+    """The layout of the two task queues with their limits (the benchmark's engine floor reuses it)."""
     workers = []
     if role in ("all", "workflows"):
         workers.append(
             Worker(
                 client,
                 task_queue=settings.workflow_task_queue,
-                workflows=WORKFLOWS,
-                activities=[SubmissionActivities(engine).validate_and_record],
+                workflows=workflows,
+                activities=step1,
                 activity_executor=pools.step1,
                 max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
                 max_concurrent_local_activities=settings.max_concurrent_activities,
@@ -96,12 +123,7 @@ def build_workers(
             Worker(
                 client,
                 task_queue=settings.background_task_queue,
-                activities=[
-                    HistoryActivities(engine, cache).rebuild_member_history,
-                    SepaActivities(engine).update_mandate,
-                    AnalyticsActivities(engine).record_payment_facts,
-                    AuditActivities(engine).record_step_failure,
-                ],
+                activities=background,
                 activity_executor=pools.background,
                 max_concurrent_activities=settings.max_concurrent_activities,
             )

@@ -1,7 +1,8 @@
 """Worker process for the engine floor: ``python -m bench.floor_worker`` (configured like ``python -m worker``).
 
 Reads the same ``DUESFLOW_*`` settings as duesflow's worker (address, task queues, concurrency limits) and runs the
-same two workers with the same limits and thread pool, but for ``FloorWorkflow`` and its no-op activities.
+same two workers with the same limits and thread pools (``worker.queue_workers``), but for ``FloorWorkflow`` and
+its no-op activities.
 """
 
 from __future__ import annotations
@@ -12,45 +13,27 @@ import logging
 import os
 import signal
 import sys
-from concurrent.futures import ThreadPoolExecutor
-
-from temporalio.worker import Worker
 
 from bench.floor import FloorWorkflow
 from bench.floor_support import BACKGROUND_ACTIVITIES, floor_validate
 from domain.settings import ConfigError, Settings, load_settings
-from worker import connect, serve
+from worker import ActivityPools, Role, connect, queue_workers, serve
 
 log = logging.getLogger("duesflow.bench.floor_worker")
 
 
-async def run(settings: Settings, stop: asyncio.Event, role: str = "all") -> None:
-    threads = settings.max_concurrent_activities * (2 if role == "all" else 1)  # as worker.run does
+async def run(settings: Settings, stop: asyncio.Event, role: Role = "all") -> None:
     client = await connect(settings)
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="floor-activity") as executor:
-        workers: list[Worker] = []
-        if role in ("all", "workflows"):
-            workers.append(
-                Worker(
-                    client,
-                    task_queue=settings.workflow_task_queue,
-                    workflows=[FloorWorkflow],
-                    activities=[floor_validate],
-                    activity_executor=executor,
-                    max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-                    max_concurrent_local_activities=settings.max_concurrent_activities,
-                )
-            )
-        if role in ("all", "background"):
-            workers.append(
-                Worker(
-                    client,
-                    task_queue=settings.background_task_queue,
-                    activities=BACKGROUND_ACTIVITIES,
-                    activity_executor=executor,
-                    max_concurrent_activities=settings.max_concurrent_activities,
-                )
-            )
+    with ActivityPools.create(settings) as pools:
+        workers = queue_workers(
+            client,
+            settings,
+            pools,
+            role,
+            workflows=[FloorWorkflow],
+            step1=[floor_validate],
+            background=BACKGROUND_ACTIVITIES,
+        )
         await serve(workers, stop, f"floor, {role}")
 
 
