@@ -32,17 +32,15 @@ class AuditEntry:
     run_id: str | None = None
 
 
+# Built once: every step of every document appends, and building the statement per call cost more than running it.
+_APPEND = insert(audit_records).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(audit_records.c.id)
+
+
 def append(conn: Connection, entry: AuditEntry) -> bool:
     """Append once; returns False when this key was already recorded (a retry or a replay)."""
     if entry.severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {SEVERITIES}, got {entry.severity!r}")
-    stmt = (
-        insert(audit_records)
-        .values(**entry.__dict__)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(audit_records.c.id)
-    )
-    return conn.execute(stmt).first() is not None
+    return conn.execute(_APPEND, entry.__dict__).first() is not None
 
 
 def find(conn: Connection, dedupe_key: str) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, bindparam, case, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.history import (
@@ -51,62 +51,100 @@ def member_customer(conn: Connection, site: str, member: str) -> str | None:
     return row.customer
 
 
+# The rebuild's statements, built once with bound parameters: a rebuild runs them for every payment, and
+# constructing them per call cost more CPU than executing them.
+_NAMES = bindparam("names", expanding=True)
+_NEWEST_INVOICES = (
+    select(invoices)
+    .where(
+        invoices.c.site == bindparam("site"),
+        invoices.c.customer == bindparam("customer"),
+        invoices.c.is_return.is_(False),
+    )
+    .order_by(invoices.c.posting_date.desc(), invoices.c.name.desc())
+    .limit(HISTORY_LIMIT)
+)
+_ALLOCATIONS = (
+    select(
+        payment_allocations.c.reference_name,
+        payments.c.name,
+        payments.c.posting_date,
+        payments.c.mode_of_payment,
+        signed_allocation(),
+    )
+    .select_from(ALLOCATIONS_WITH_PAYMENTS)
+    .where(
+        payment_allocations.c.site == bindparam("site"),
+        payment_allocations.c.reference_doctype == "Sales Invoice",
+        payment_allocations.c.reference_name.in_(_NAMES),
+        payments.c.docstatus == 1,  # bug B11 counted cancelled payments
+    )
+)
+_RET = invoices.alias("ret")
+_CREDITS = (
+    select(_RET.c.return_against, -func.sum(_RET.c.grand_total))
+    .where(
+        _RET.c.site == bindparam("site"),
+        _RET.c.return_against.in_(_NAMES),
+        _RET.c.is_return.is_(True),
+        _RET.c.docstatus == 1,
+    )
+    .group_by(_RET.c.return_against)
+)
+_COLLECTED = (
+    select(mandate_usages.c.invoice, func.min(mandate_usages.c.mandate_id))
+    .where(
+        mandate_usages.c.site == bindparam("site"),
+        mandate_usages.c.invoice.in_(_NAMES),
+        mandate_usages.c.status == "Collected",
+    )
+    .group_by(mandate_usages.c.invoice)
+)
+_HAS_ALLOCATION = (
+    select(payment_allocations.c.payment)
+    .where(
+        payment_allocations.c.site == payments.c.site,
+        payment_allocations.c.payment == payments.c.name,
+        payment_allocations.c.reference_doctype == "Sales Invoice",
+    )
+    .exists()
+)
+_UNRECONCILED = (
+    select(
+        payments.c.name,
+        payments.c.posting_date,
+        payments.c.mode_of_payment,
+        payments.c.paid_amount,
+        payments.c.reference_no,
+    )
+    .where(
+        payments.c.site == bindparam("site"),
+        payments.c.party_type == "Customer",
+        payments.c.party == bindparam("customer"),
+        payments.c.payment_type == "Receive",
+        payments.c.docstatus == 1,
+        ~_HAS_ALLOCATION,
+    )
+    .order_by(payments.c.posting_date.desc(), payments.c.name.desc())
+)
+
+
 def history_facts(conn: Connection, site: str, customer: str) -> tuple[list[InvoiceFacts], list[UnreconciledPayment]]:
     """Five queries whatever the history length (bug B10 did ~5 per invoice)."""
-    inv_rows = conn.execute(
-        select(invoices)
-        .where(invoices.c.site == site, invoices.c.customer == customer, invoices.c.is_return.is_(False))
-        .order_by(invoices.c.posting_date.desc(), invoices.c.name.desc())
-        .limit(HISTORY_LIMIT)
-    ).all()
+    inv_rows = conn.execute(_NEWEST_INVOICES, {"site": site, "customer": customer}).all()
     names = [r.name for r in inv_rows]
 
     allocations: dict[str, list[Allocation]] = {}
     credited: dict[str, Decimal] = {}
     collected: dict[str, str] = {}
     if names:
-        alloc_rows = conn.execute(
-            select(
-                payment_allocations.c.reference_name,
-                payments.c.name,
-                payments.c.posting_date,
-                payments.c.mode_of_payment,
-                signed_allocation(),
-            )
-            .select_from(ALLOCATIONS_WITH_PAYMENTS)
-            .where(
-                payment_allocations.c.site == site,
-                payment_allocations.c.reference_doctype == "Sales Invoice",
-                payment_allocations.c.reference_name.in_(names),
-                payments.c.docstatus == 1,  # bug B11 counted cancelled payments
-            )
-        )
-        for r in alloc_rows:
+        by_names = {"site": site, "names": names}
+        for r in conn.execute(_ALLOCATIONS, by_names):
             allocations.setdefault(r.reference_name, []).append(
                 Allocation(r.name, r.posting_date, r.mode_of_payment, r[4])
             )
-        ret = invoices.alias("ret")
-        for r in conn.execute(
-            select(ret.c.return_against, -func.sum(ret.c.grand_total))
-            .where(
-                ret.c.site == site,
-                ret.c.return_against.in_(names),
-                ret.c.is_return.is_(True),
-                ret.c.docstatus == 1,
-            )
-            .group_by(ret.c.return_against)
-        ):
-            credited[r[0]] = r[1]
-        for r in conn.execute(
-            select(mandate_usages.c.invoice, func.min(mandate_usages.c.mandate_id))
-            .where(
-                mandate_usages.c.site == site,
-                mandate_usages.c.invoice.in_(names),
-                mandate_usages.c.status == "Collected",
-            )
-            .group_by(mandate_usages.c.invoice)
-        ):
-            collected[r[0]] = r[1]
+        credited = {r[0]: r[1] for r in conn.execute(_CREDITS, by_names)}
+        collected = {r[0]: r[1] for r in conn.execute(_COLLECTED, by_names)}
 
     facts = [
         InvoiceFacts(
@@ -124,31 +162,7 @@ def history_facts(conn: Connection, site: str, customer: str) -> tuple[list[Invo
         )
         for r in inv_rows
     ]
-
-    has_allocation = (
-        select(payment_allocations.c.payment)
-        .where(
-            payment_allocations.c.site == payments.c.site,
-            payment_allocations.c.payment == payments.c.name,
-            payment_allocations.c.reference_doctype == "Sales Invoice",
-        )
-        .exists()
-    )
-    unreconciled = [
-        UnreconciledPayment(r.name, r.posting_date, r.mode_of_payment, r.paid_amount, r.reference_no)
-        for r in conn.execute(
-            select(payments)
-            .where(
-                payments.c.site == site,
-                payments.c.party_type == "Customer",
-                payments.c.party == customer,
-                payments.c.payment_type == "Receive",
-                payments.c.docstatus == 1,
-                ~has_allocation,
-            )
-            .order_by(payments.c.posting_date.desc(), payments.c.name.desc())
-        )
-    ]
+    unreconciled = [UnreconciledPayment(*r) for r in conn.execute(_UNRECONCILED, {"site": site, "customer": customer})]
     return facts, unreconciled
 
 
