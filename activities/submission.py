@@ -17,7 +17,6 @@ from domain.verdicts import FieldError, Verdict
 from ledger import audit
 from ledger.db import advisory_xact_lock
 from ledger.documents import (
-    customer_exists,
     customer_members,
     invoice_balances,
     invoice_exists,
@@ -87,8 +86,8 @@ def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry) -> Verdict:
     if not doc.runs_member_pipeline:
         # Accepted and audited, but no member pipeline (bug B9 rejected internal transfers).
         return Verdict(status="accepted", runs_pipeline=False)
-    known = bool(doc.party) and customer_exists(conn, site, doc.party)
-    members = customer_members(conn, site, doc.party) if known else ()
+    known_members = customer_members(conn, site, doc.party)
+    known, members = known_members is not None, known_members or ()
     names = [r.reference_name for r in doc.references if r.reference_doctype == "Sales Invoice" and r.reference_name]
     ctx = PaymentContext(
         customer_known=known,
@@ -109,19 +108,20 @@ def _cancellation_verdict(conn: Connection, site: str, doc: PaymentEntry | Sales
         )
     if doc.doctype == "Payment Entry" and not (stored.party_type == "Customer" and stored.payment_type == "Receive"):
         return Verdict(status="accepted", runs_pipeline=False)
-    members = customer_members(conn, site, stored.customer)
+    members = customer_members(conn, site, stored.customer) or ()
     if stored.member and stored.member not in members:
         members = (*members, stored.member)
     return _verdict([], members)
 
 
 def _invoice_verdict(conn: Connection, site: str, doc: SalesInvoice) -> Verdict:
-    known = bool(doc.customer) and customer_exists(conn, site, doc.customer)
+    known_members = customer_members(conn, site, doc.customer)
+    known = known_members is not None
     ctx = InvoiceContext(
         customer_known=known,
         return_against_known=not doc.return_against or invoice_exists(conn, site, doc.return_against),
     )
-    members = customer_members(conn, site, doc.customer) if known else ()
+    members = known_members or ()
     if doc.member and doc.member not in members:
         # An invoice may name a member outside the customer's list; its history must still be rebuilt.
         members = (*members, doc.member)

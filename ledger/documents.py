@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Connection, Row, ScalarSelect, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Connection, Row, ScalarSelect, and_, bindparam, case, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.contracts import PaymentEntry, SalesInvoice
@@ -47,7 +47,7 @@ def lock_payment(conn: Connection, site: str, name: str) -> Row:
     return row
 
 
-def paid_to_invoice(exclude_payment: str | None = None) -> ScalarSelect[Decimal]:
+def paid_to_invoice(*, excluding_payment: bool = False) -> ScalarSelect[Decimal]:
     """Σ allocations to ``invoices.c.name`` from submitted (docstatus 1) payments; cancelled ones never count."""
     cond = [
         payment_allocations.c.site == invoices.c.site,
@@ -55,9 +55,9 @@ def paid_to_invoice(exclude_payment: str | None = None) -> ScalarSelect[Decimal]
         payment_allocations.c.reference_name == invoices.c.name,
         payments.c.docstatus == 1,
     ]
-    if exclude_payment is not None:
+    if excluding_payment:
         # Step 1 may run again for the same payment (local activity retry): its own allocation must not count.
-        cond.append(payments.c.name != exclude_payment)
+        cond.append(payments.c.name != bindparam("exclude_payment"))
     return (
         select(func.coalesce(func.sum(signed_allocation()), 0))
         .select_from(ALLOCATIONS_WITH_PAYMENTS)
@@ -81,61 +81,71 @@ def credited_to_invoice() -> ScalarSelect[Decimal]:
     )
 
 
+_NAMES = bindparam("names", expanding=True)
+_LOCK_INVOICES = (
+    select(invoices.c.name)
+    .where(invoices.c.site == bindparam("site"), invoices.c.name.in_(_NAMES))
+    .order_by(invoices.c.name)
+    .with_for_update()
+)
+_BALANCES = select(
+    invoices.c.name,
+    invoices.c.customer,
+    invoices.c.docstatus,
+    invoices.c.member,
+    invoices.c.grand_total - paid_to_invoice(excluding_payment=True) - credited_to_invoice(),
+).where(invoices.c.site == bindparam("site"), invoices.c.name.in_(_NAMES))
+
+
 def invoice_balances(
     conn: Connection, site: str, names: list[str], *, exclude_payment: str | None = None, lock: bool = False
 ) -> dict[str, InvoiceBalance]:
     """Outstanding amounts computed from the ledger (never a stored field: bug B7)."""
     if not names:
         return {}
-    names = sorted(set(names))
+    params = {"site": site, "names": sorted(set(names)), "exclude_payment": exclude_payment or ""}
     if lock:
         # Serialises concurrent payments against one invoice so two cannot both take its last euro.
-        conn.execute(
-            select(invoices.c.name)
-            .where(invoices.c.site == site, invoices.c.name.in_(names))
-            .order_by(invoices.c.name)
-            .with_for_update()
-        )
-    outstanding = invoices.c.grand_total - paid_to_invoice(exclude_payment) - credited_to_invoice()
-    rows = conn.execute(
-        select(invoices.c.name, invoices.c.customer, invoices.c.docstatus, invoices.c.member, outstanding).where(
-            invoices.c.site == site, invoices.c.name.in_(names)
-        )
-    )
+        conn.execute(_LOCK_INVOICES, params)
     return {
         r.name: InvoiceBalance(
-            name=r.name,
-            customer=r.customer,
-            docstatus=r.docstatus,
-            outstanding=Decimal(r[4]),
-            member=r.member,
+            name=r.name, customer=r.customer, docstatus=r.docstatus, outstanding=Decimal(r[4]), member=r.member
         )
-        for r in rows
+        for r in conn.execute(_BALANCES, params)
     }
 
 
-def customer_exists(conn: Connection, site: str, customer: str) -> bool:
-    return (
-        conn.execute(select(literal(1)).where(customers.c.site == site, customers.c.name == customer)).first()
-        is not None
+_CUSTOMER_MEMBERS = (
+    select(customers.c.name, members.c.name.label("member"))
+    .select_from(
+        customers.outerjoin(members, (members.c.site == customers.c.site) & (members.c.customer == customers.c.name))
     )
+    .where(customers.c.site == bindparam("site"), customers.c.name == bindparam("customer"))
+    .order_by(members.c.name)
+)
 
 
-def customer_members(conn: Connection, site: str, customer: str) -> tuple[str, ...]:
-    rows = conn.execute(
-        select(members.c.name).where(members.c.site == site, members.c.customer == customer).order_by(members.c.name)
-    )
-    return tuple(r.name for r in rows)
+def customer_members(conn: Connection, site: str, customer: str | None) -> tuple[str, ...] | None:
+    """The customer's members, or None when the ledger does not know the customer (one query for both)."""
+    if not customer:
+        return None
+    rows = conn.execute(_CUSTOMER_MEMBERS, {"site": site, "customer": customer}).all()
+    if not rows:
+        return None
+    return tuple(r.member for r in rows if r.member is not None)
+
+
+_MANDATES_OF = (
+    select(mandates.c.mandate_id, mandates.c.member, mandates.c.status, mandates.c.expiry_date)
+    .where(mandates.c.site == bindparam("site"), mandates.c.member.in_(bindparam("members", expanding=True)))
+    .order_by(mandates.c.sign_date.desc(), mandates.c.mandate_id)
+)
 
 
 def mandates_of(conn: Connection, site: str, member_names: tuple[str, ...]) -> tuple[MandateState, ...]:
     if not member_names:
         return ()
-    rows = conn.execute(
-        select(mandates.c.mandate_id, mandates.c.member, mandates.c.status, mandates.c.expiry_date)
-        .where(mandates.c.site == site, mandates.c.member.in_(member_names))
-        .order_by(mandates.c.sign_date.desc(), mandates.c.mandate_id)
-    )
+    rows = conn.execute(_MANDATES_OF, {"site": site, "members": list(member_names)})
     return tuple(MandateState(r.mandate_id, r.member, r.status, r.expiry_date) for r in rows)
 
 
