@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.errors import BusinessRuleViolation
@@ -33,38 +33,62 @@ def cancel_usages(conn: Connection, site: str, payment: Row) -> int:
     return result.rowcount
 
 
-def _mandate_for(conn: Connection, site: str, customer: str, invoice_member: str | None) -> Row | None:
-    """The invoice's own member's mandate first, else any mandate of the customer's members; locked for update."""
-    customer_members = select(members.c.name).where(members.c.site == site, members.c.customer == customer)
-    rows = conn.execute(
-        select(mandates)
-        .where(mandates.c.site == site, mandates.c.member.in_(customer_members))
-        .order_by((mandates.c.status == "Active").desc(), mandates.c.sign_date.desc(), mandates.c.mandate_id)
-        .with_for_update()
-    ).all()
-    own = [r for r in rows if r.member == invoice_member]
-    return (own or rows or [None])[0]
+_ALLOCATIONS = (
+    select(payment_allocations.c.reference_name, payment_allocations.c.allocated_amount, invoices.c.member)
+    .join(
+        invoices,
+        (invoices.c.site == payment_allocations.c.site) & (invoices.c.name == payment_allocations.c.reference_name),
+    )
+    .where(
+        payment_allocations.c.site == bindparam("site"),
+        payment_allocations.c.payment == bindparam("payment"),
+        payment_allocations.c.reference_doctype == "Sales Invoice",
+    )
+    .order_by(payment_allocations.c.idx)
+)
+# Active first, newest first; locked so concurrent collections on one mandate serialise.
+_CUSTOMER_MANDATES = (
+    select(mandates)
+    .where(
+        mandates.c.site == bindparam("site"),
+        mandates.c.member.in_(
+            select(members.c.name).where(
+                members.c.site == bindparam("site"), members.c.customer == bindparam("customer")
+            )
+        ),
+    )
+    .order_by((mandates.c.status == "Active").desc(), mandates.c.sign_date.desc(), mandates.c.mandate_id)
+    .with_for_update()
+)
+_INSERT_USAGE = (
+    insert(mandate_usages)
+    .on_conflict_do_nothing(index_elements=["site", "mandate_id", "invoice", "payment_entry"])
+    .returning(mandate_usages.c.id)
+)
+_AFTER_COLLECTION = (
+    mandates.update()
+    .where(mandates.c.site == bindparam("b_site"), mandates.c.mandate_id == bindparam("b_mandate"))
+    .values(
+        sequence_state=bindparam("b_state"),
+        last_collection_date=func.greatest(
+            func.coalesce(mandates.c.last_collection_date, bindparam("b_day")), bindparam("b_day")
+        ),
+        updated_at=func.now(),
+    )
+)
 
 
 def record_collection(conn: Connection, site: str, payment: Row) -> CollectionOutcome:
     """Upsert a Collected usage per allocated invoice; the first one moves the mandate FRST → RCUR."""
-    payment_name = payment.name
-    allocs = conn.execute(
-        select(payment_allocations.c.reference_name, payment_allocations.c.allocated_amount, invoices.c.member)
-        .join(
-            invoices,
-            (invoices.c.site == payment_allocations.c.site) & (invoices.c.name == payment_allocations.c.reference_name),
-        )
-        .where(
-            payment_allocations.c.site == site,
-            payment_allocations.c.payment == payment_name,
-            payment_allocations.c.reference_doctype == "Sales Invoice",
-        )
-        .order_by(payment_allocations.c.idx)
-    ).all()
+    allocs = conn.execute(_ALLOCATIONS, {"site": site, "payment": payment.name}).all()
+    if not allocs:
+        return CollectionOutcome(0, 0)
+    candidates = conn.execute(_CUSTOMER_MANDATES, {"site": site, "customer": payment.party}).all()
+    states = {m.mandate_id: m.sequence_state for m in candidates}  # as this payment's collections move them
     created = existing = 0
     for alloc in allocs:
-        mandate = _mandate_for(conn, site, payment.party, alloc.member)
+        # The invoice's own member's mandate first, else any mandate of the customer's members (a family's).
+        mandate = next((m for m in candidates if m.member == alloc.member), candidates[0] if candidates else None)
         state = (
             MandateState(mandate.mandate_id, mandate.member, mandate.status, mandate.expiry_date) if mandate else None
         )
@@ -73,41 +97,38 @@ def record_collection(conn: Connection, site: str, payment: Row) -> CollectionOu
             amount=alloc.allocated_amount,
             maximum=mandate.maximum_amount if mandate else None,
             day=payment.posting_date,
-            sequence_state=mandate.sequence_state if mandate else "FRST",
+            sequence_state=states[mandate.mandate_id] if mandate else "FRST",
         )
         if problem:
             raise BusinessRuleViolation(*problem)
-        sequence_type = sequence_type_for(mandate.sequence_state)
+        sequence_type = sequence_type_for(states[mandate.mandate_id])
         inserted = conn.execute(
-            insert(mandate_usages)
-            .values(
-                site=site,
-                mandate_id=mandate.mandate_id,
-                invoice=alloc.reference_name,
-                payment_entry=payment_name,
-                amount=alloc.allocated_amount,
-                sequence_type=sequence_type,
-                status="Collected",
-                collection_date=payment.posting_date,
-                batch_reference=payment.sepa_batch or payment.reference_no,
-            )
-            .on_conflict_do_nothing(index_elements=["site", "mandate_id", "invoice", "payment_entry"])
-            .returning(mandate_usages.c.id)
+            _INSERT_USAGE,
+            {
+                "site": site,
+                "mandate_id": mandate.mandate_id,
+                "invoice": alloc.reference_name,
+                "payment_entry": payment.name,
+                "amount": alloc.allocated_amount,
+                "sequence_type": sequence_type,
+                "status": "Collected",
+                "collection_date": payment.posting_date,
+                "batch_reference": payment.sepa_batch or payment.reference_no,
+            },
         ).first()
         if inserted is None:
             existing += 1
             continue
         created += 1
+        states[mandate.mandate_id] = state_after_collection(states[mandate.mandate_id], sequence_type)
         conn.execute(
-            mandates.update()
-            .where(mandates.c.site == site, mandates.c.mandate_id == mandate.mandate_id)
-            .values(
-                sequence_state=state_after_collection(mandate.sequence_state, sequence_type),
-                last_collection_date=func.greatest(
-                    func.coalesce(mandates.c.last_collection_date, payment.posting_date), payment.posting_date
-                ),
-                updated_at=func.now(),
-            )
+            _AFTER_COLLECTION,
+            {
+                "b_site": site,
+                "b_mandate": mandate.mandate_id,
+                "b_state": states[mandate.mandate_id],
+                "b_day": payment.posting_date,
+            },
         )
     return CollectionOutcome(created, existing)
 
