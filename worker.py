@@ -233,5 +233,16 @@ async def _watch(child: subprocess.Popen[bytes], stop: asyncio.Event) -> None:
     stop.set()
 
 
+def cli() -> None:
+    """Process entry point. After a clean shutdown it leaves with os._exit: the SDK's native threads can still be
+    alive during interpreter finalization and abort it ("Fatal Python error: PyGILState_Release", a known
+    temporalio issue), which would turn a clean stop into exit code -6."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()
