@@ -98,6 +98,19 @@ async def test_import_submit_and_progress_through_the_cli(settings: Settings, te
     code, out = await run_cli(env, "history", "Assoc-Member-2024-11-0001", "--site", site)
     assert code == 0 and "ACC-SINV-2025-00101" in out and "Overdue" in out
 
+    payment = FIXTURES / "payment_entry_ACC-PAY-2025-00201.json"
+    code, out = await run_cli(env, "submit", "--user", "u@example.nl", "--site", site, "--wait", str(payment))
+    assert code == 0 and "accepted" in out, out
+    code, out = await run_cli(env, "totals", "2025-04-01", "2025-04-30", "--site", site)
+    assert code == 0 and "2025-04-02" in out and "SEPA Direct Debit" in out and "15.00" in out, out
+    code, out = await run_cli(env, "totals", "2025-04-31", "2025-04-30", "--site", site)
+    assert code == 2 and "2025-04-31" in out  # not a date: typer names the argument
+
+
+async def test_db_upgrade_is_idempotent(settings: Settings, temporal_client: Client) -> None:
+    code, out = await run_cli(cli_env(settings, temporal_client), "db", "upgrade")
+    assert code == 0 and "newest migration" in out
+
 
 async def test_import_of_invalid_reference_data_writes_nothing(
     settings: Settings, temporal_client: Client, tmp_path: Path
