@@ -153,30 +153,34 @@ def invoice_exists(conn: Connection, site: str, name: str) -> bool:
     return conn.execute(select(literal(1)).where(invoices.c.site == site, invoices.c.name == name)).first() is not None
 
 
+_PAYMENT_FIELDS = (
+    "payment_type",
+    "party_type",
+    "party",
+    "posting_date",
+    "mode_of_payment",
+    "paid_amount",
+    "received_amount",
+    "reference_no",
+    "reference_date",
+    "sepa_batch",
+    "return_reason",
+    "docstatus",
+)
+_upsert = insert(payments)
+_UPSERT_PAYMENT = _upsert.on_conflict_do_update(
+    index_elements=["site", "name"],
+    set_={**{f: _upsert.excluded[f] for f in _PAYMENT_FIELDS}, "updated_at": func.now()},
+)
+_DELETE_ALLOCATIONS = payment_allocations.delete().where(
+    payment_allocations.c.site == bindparam("b_site"), payment_allocations.c.payment == bindparam("b_payment")
+)
+
+
 def save_payment(conn: Connection, site: str, doc: PaymentEntry) -> None:
     """Upsert the payment and replace its allocations (a retry writes the same rows again)."""
-    values = {
-        "payment_type": doc.payment_type,
-        "party_type": doc.party_type,
-        "party": doc.party,
-        "posting_date": doc.posting_date,
-        "mode_of_payment": doc.mode_of_payment,
-        "paid_amount": doc.paid_amount,
-        "received_amount": doc.received_amount,
-        "reference_no": doc.reference_no,
-        "reference_date": doc.reference_date,
-        "sepa_batch": doc.sepa_batch,
-        "return_reason": doc.return_reason,
-        "docstatus": doc.docstatus,
-        "updated_at": func.now(),
-    }
-    stmt = insert(payments).values(site=site, name=doc.name, **values)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["site", "name"], set_=values))
-    conn.execute(
-        payment_allocations.delete().where(
-            payment_allocations.c.site == site, payment_allocations.c.payment == doc.name
-        )
-    )
+    conn.execute(_UPSERT_PAYMENT, {"site": site, "name": doc.name, **{f: getattr(doc, f) for f in _PAYMENT_FIELDS}})
+    conn.execute(_DELETE_ALLOCATIONS, {"b_site": site, "b_payment": doc.name})
     rows = [
         {
             "site": site,
