@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 
 from ledger.schema import audit_records
@@ -43,8 +43,11 @@ def append(conn: Connection, entry: AuditEntry) -> bool:
     return conn.execute(_APPEND, entry.__dict__).first() is not None
 
 
+_FIND = select(audit_records).where(audit_records.c.dedupe_key == bindparam("key"))
+
+
 def find(conn: Connection, dedupe_key: str) -> dict[str, Any] | None:
-    row = conn.execute(select(audit_records).where(audit_records.c.dedupe_key == dedupe_key)).mappings().first()
+    row = conn.execute(_FIND, {"key": dedupe_key}).mappings().first()
     return dict(row) if row else None
 
 
