@@ -29,7 +29,6 @@ from ledger.schema import (
     mandate_usages,
     mandates,
     member_history,
-    member_history_state,
     members,
     payment_allocations,
     payments,
@@ -190,13 +189,6 @@ def store_history(conn: Connection, site: str, member: str, rows: list[HistoryRo
         )
     if len(stored) > len(rows):
         conn.execute(member_history.delete().where(*where, member_history.c.position >= len(rows)))
-    state = insert(member_history_state).values(site=site, member=member, rebuilds=1)
-    conn.execute(
-        state.on_conflict_do_update(
-            index_elements=["site", "member"],
-            set_={"rebuilds": member_history_state.c.rebuilds + 1, "rebuilt_at": func.now()},
-        )
-    )
     return len(changed)
 
 

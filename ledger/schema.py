@@ -235,16 +235,6 @@ member_history = Table(
     PrimaryKeyConstraint("site", "member", "position"),
 )
 
-member_history_state = Table(
-    "member_history_state",
-    metadata,
-    Column("site", NAME, nullable=False),
-    Column("member", NAME, nullable=False),
-    Column("rebuilds", BigInteger, nullable=False, server_default="0"),
-    Column("rebuilt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("site", "member"),
-)
-
 payment_facts = Table(
     "payment_facts",
     metadata,

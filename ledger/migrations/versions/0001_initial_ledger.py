@@ -124,14 +124,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("site", "member", "position", name=op.f("pk_member_history")),
     )
     op.create_table(
-        "member_history_state",
-        sa.Column("site", sa.String(length=140), nullable=False),
-        sa.Column("member", sa.String(length=140), nullable=False),
-        sa.Column("rebuilds", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("rebuilt_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.PrimaryKeyConstraint("site", "member", name=op.f("pk_member_history_state")),
-    )
-    op.create_table(
         "members",
         sa.Column("site", sa.String(length=140), nullable=False),
         sa.Column("name", sa.String(length=140), nullable=False),
@@ -268,7 +260,6 @@ def downgrade() -> None:
     op.drop_table("payment_facts")
     op.drop_index(op.f("ix_members_site_customer"), table_name="members")
     op.drop_table("members")
-    op.drop_table("member_history_state")
     op.drop_table("member_history")
     op.drop_index(op.f("ix_mandates_site_member"), table_name="mandates")
     op.drop_table("mandates")
