@@ -27,18 +27,21 @@ from temporalio.worker import Worker
 from activities.analytics import AnalyticsActivities
 from activities.audit import AuditActivities
 from activities.history import HistoryActivities
+from activities.mailer import SmtpMailer
+from activities.reminders import ReminderActivities
 from activities.sepa import SepaActivities
 from activities.submission import SubmissionActivities
 from domain.settings import ConfigError, Settings, load_settings
 from ledger.cache import ReadCache
 from ledger.db import make_engine
 from workflows.payment_entry import PaymentEntryWorkflow
+from workflows.reminders import ReminderWorkflow
 from workflows.sales_invoice import SalesInvoiceWorkflow
 
 log = logging.getLogger("duesflow.worker")
 
 Role = Literal["all", "workflows", "background"]
-WORKFLOWS = [PaymentEntryWorkflow, SalesInvoiceWorkflow]
+WORKFLOWS = [PaymentEntryWorkflow, SalesInvoiceWorkflow, ReminderWorkflow]
 
 
 async def connect(settings: Settings) -> Client:
@@ -78,6 +81,7 @@ def build_workers(
     pools: ActivityPools,
     role: Role = "all",
 ) -> list[Worker]:
+    reminders = ReminderActivities(engine, SmtpMailer(settings), settings.association_name)
     return queue_workers(
         client,
         settings,
@@ -90,6 +94,10 @@ def build_workers(
             SepaActivities(engine).update_mandate,
             AnalyticsActivities(engine).record_payment_facts,
             AuditActivities(engine).record_step_failure,
+            reminders.open_dunning_case,
+            reminders.check_invoice,
+            reminders.send_reminder,
+            reminders.hand_off,
         ],
     )
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.contracts import PaymentEntry, SalesInvoice
+from domain.reminders import ReminderPolicy
 from domain.verdicts import Verdict
 
 Document = Annotated[PaymentEntry | SalesInvoice, Field(discriminator="doctype")]
@@ -21,6 +22,8 @@ class SubmissionInput(BaseModel):
     background_task_queue: str = "duesflow-background"
     # Tests shrink the retry intervals of domain.md §7; production keeps 1.0.
     retry_interval_scale: float = 1.0
+    # Absent from inputs recorded before reminders existed: the default keeps them readable.
+    reminder_policy: ReminderPolicy = ReminderPolicy()
 
 
 class StepInput(BaseModel):

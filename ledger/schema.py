@@ -104,6 +104,8 @@ mandate_usages = Table(
     Column("collection_date", Date),
     Column("batch_reference", NAME),
     Column("return_reason", String(8)),
+    # The return payment that marked this usage Returned (migration 0002): cancelling the return restores it.
+    Column("returned_by", NAME),
     *_stamps(),
     UniqueConstraint("site", "mandate_id", "invoice", "payment_entry"),
     ForeignKeyConstraint(["site", "mandate_id"], ["mandates.site", "mandates.mandate_id"]),
@@ -248,4 +250,100 @@ payment_facts = Table(
     PrimaryKeyConstraint("site", "payment"),
     Index(None, "site", "posting_date"),
     Index(None, "site", "customer"),
+)
+
+# --- Issue 3: reminders, SEPA return decisions, upkeep (migration 0002) ---
+
+dunning_cases = Table(
+    "dunning_cases",
+    metadata,
+    Column("site", NAME, nullable=False),
+    Column("invoice", NAME, nullable=False),
+    Column("member", NAME, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("levels_sent", SmallInteger, nullable=False, server_default="0"),
+    Column("next_level", SmallInteger),
+    Column("next_due", DateTime(timezone=True)),
+    Column("workflow_id", Text),
+    Column("opened_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("closed_at", DateTime(timezone=True)),
+    *_stamps(),
+    PrimaryKeyConstraint("site", "invoice"),
+    Index(None, "site", "state"),
+)
+
+# One row per (invoice, level): the primary key is what makes a reminder go out once.
+reminder_messages = Table(
+    "reminder_messages",
+    metadata,
+    Column("site", NAME, nullable=False),
+    Column("invoice", NAME, nullable=False),
+    Column("level", SmallInteger, nullable=False),
+    Column("member", NAME, nullable=False),
+    Column("recipient", Text),
+    Column("language", String(2), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("outcome", String(12), nullable=False),  # sent | no_address
+    Column("amount", MONEY, nullable=False),
+    Column("days_overdue", Integer, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("site", "invoice", "level"),
+)
+
+# One decision per (return payment, invoice): retry (with its due date), stop, manual or escalate.
+collection_retries = Table(
+    "collection_retries",
+    metadata,
+    Column("site", NAME, nullable=False),
+    Column("return_payment", NAME, nullable=False),
+    Column("invoice", NAME, nullable=False),
+    Column("mandate_id", NAME),
+    Column("reason_code", String(8), nullable=False),
+    Column("decision", String(10), nullable=False),
+    Column("attempt", SmallInteger),
+    Column("due_date", Date),
+    Column("status", String(12), nullable=False),  # scheduled | collected | cancelled | open
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    *_stamps(),
+    PrimaryKeyConstraint("site", "return_payment", "invoice"),
+    Index(None, "site", "invoice"),
+    Index(None, "site", "status", "due_date"),
+)
+
+# A warning goes out once per mandate and expiry date (bug B15 re-sent it daily).
+mandate_warnings = Table(
+    "mandate_warnings",
+    metadata,
+    Column("site", NAME, nullable=False),
+    Column("mandate_id", NAME, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("expiry_date", Date, nullable=False),
+    Column("warned_on", Date, nullable=False),
+    PrimaryKeyConstraint("site", "mandate_id", "kind", "expiry_date"),
+)
+
+payment_monthly_summaries = Table(
+    "payment_monthly_summaries",
+    metadata,
+    Column("site", NAME, nullable=False),
+    Column("month", Date, nullable=False),
+    Column("mode_of_payment", String(60), nullable=False),
+    Column("customer", NAME, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("total", MONEY, nullable=False),
+    Column("last_posting_date", Date, nullable=False),
+    PrimaryKeyConstraint("site", "month", "mode_of_payment", "customer"),
+    Index(None, "site", "customer"),
+)
+
+# Per site: detail facts posted before ``before`` have been rolled up (a late cancellation must then correct the
+# summary instead of a fact).
+analytics_rollups = Table(
+    "analytics_rollups",
+    metadata,
+    Column("site", NAME, nullable=False),
+    Column("before", Date, nullable=False),
+    *_stamps(),
+    PrimaryKeyConstraint("site"),
 )

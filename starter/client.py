@@ -31,7 +31,7 @@ from domain.history import HistoryRow
 from domain.ids import check_site, workflow_id
 from domain.messages import PipelineResult, Progress, StepProgress, SubmissionInput
 from domain.parsing import parse_submission
-from domain.settings import Settings, load_settings
+from domain.settings import Settings, load_settings, reminder_policy
 from domain.verdicts import DocumentRejected, Verdict
 from ledger.cache import ReadCache
 from ledger.db import make_engine
@@ -107,6 +107,7 @@ class DuesflowClient:
             document=parsed,
             background_task_queue=self.settings.background_task_queue,
             retry_interval_scale=self.settings.retry_interval_scale,
+            reminder_policy=reminder_policy(self.settings),
         )
 
         start: dict[str, Any] = {

@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 import worker as worker_module
 from domain.settings import Settings
 from infra.embedded import start_postgres, start_redis
+from infra.mail_sink import MailSink
 from infra.temporal_server import find_temporal_cli
 from ledger.cache import ReadCache
 from ledger.db import make_engine
@@ -114,7 +115,14 @@ def site() -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, redis_url: str) -> Settings:
+def smtp_sink() -> Iterator[MailSink]:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+    with MailSink.running() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str, smtp_sink: MailSink) -> Settings:
     run = uuid.uuid4().hex[:6]
     return Settings(
         database_url=database_url,
@@ -124,6 +132,9 @@ def settings(database_url: str, redis_url: str) -> Settings:
         # Retry intervals of domain.md §7 shrunk 100×, so a retried step takes well under a second.
         retry_interval_scale=0.01,
         verdict_timeout_seconds=10,
+        smtp_host=smtp_sink.host,
+        smtp_port=smtp_sink.port,
+        association_name="Testvereniging",
     )
 
 
@@ -135,6 +146,8 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=list(sa.ALL),
         ui=False,
         dev_server_log_level="error",
+        # Per-workflow time skipping (tests/time_skipping.py) lets a six-week dunning flow run in seconds.
+        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
     )
     yield env
     await env.shutdown()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -11,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.messages import PipelineResult, SubmissionInput
     from domain.priorities import Level
     from workflows.pipeline import Pipeline, PipelineWorkflow
+    from workflows.reminders import touch_reminders
 
 
 @workflow.defn
@@ -23,6 +26,17 @@ class PaymentEntryWorkflow(PipelineWorkflow):
         verdict = await pipeline.validate()
         if not (verdict.accepted and verdict.runs_pipeline):
             return pipeline.result()
+
+        invoices = [
+            r.reference_name for r in doc.references if r.reference_doctype == "Sales Invoice" and r.reference_name
+        ]
+        # The invoices' reminder flows look at the ledger now (step 1 has recorded this payment) and end if it
+        # settled them; alongside the steps. Histories recorded before reminders existed replay without this.
+        touched = (
+            asyncio.create_task(touch_reminders(inp.site, invoices, "payment"))
+            if doc.docstatus == 1 and invoices and workflow.patched("reminders")
+            else None
+        )
 
         pipeline.plan(*(["sepa"] if doc.is_sepa else []), *pipeline.history_step_names(verdict.members), "analytics")
         if doc.is_sepa:
@@ -40,4 +54,6 @@ class PaymentEntryWorkflow(PipelineWorkflow):
                 "payment analytics",
             ),
         )
+        if touched is not None:
+            await touched
         return pipeline.result()

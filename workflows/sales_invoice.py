@@ -1,12 +1,18 @@
-"""SalesInvoiceWorkflow: verdict first (step 1), then every affected member's history in the background."""
+"""SalesInvoiceWorkflow: verdict first (step 1), then every affected member's history in the background, and the
+invoice's reminder flow (a child that outlives this workflow)."""
 
 from __future__ import annotations
+
+import asyncio
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from domain.contracts import SalesInvoice
     from domain.messages import PipelineResult, SubmissionInput
+    from domain.verdicts import Verdict
     from workflows.pipeline import Pipeline, PipelineWorkflow
+    from workflows.reminders import start_reminders, touch_reminders
 
 
 @workflow.defn
@@ -14,10 +20,24 @@ class SalesInvoiceWorkflow(PipelineWorkflow):
     @workflow.run
     async def run(self, inp: SubmissionInput) -> PipelineResult:
         pipeline = self._pipeline = Pipeline(inp)
+        doc = inp.document
+        assert isinstance(doc, SalesInvoice)
         verdict = await pipeline.validate()
         if not (verdict.accepted and verdict.runs_pipeline):
             return pipeline.result()
+        # Alongside the histories (their commands leave in one workflow task). Histories recorded before
+        # reminders existed replay without them.
+        reminders = asyncio.create_task(self._reminders(inp, doc, verdict)) if workflow.patched("reminders") else None
         await pipeline.run_parallel(*pipeline.history_steps(verdict.members))
-        # Reminders (domain.md §6) come here: a durable timer to due date + grace, then the dunning levels,
-        # ended early by a settling payment's signal. See issue 3.
+        if reminders is not None:
+            await reminders
         return pipeline.result()
+
+    @staticmethod
+    async def _reminders(inp: SubmissionInput, doc: SalesInvoice, verdict: Verdict) -> None:
+        if doc.docstatus == 2:
+            await touch_reminders(inp.site, [doc.name], "cancelled")
+        elif doc.is_return and doc.return_against:
+            await touch_reminders(inp.site, [doc.return_against], "credit_note")
+        else:
+            await start_reminders(inp, verdict)

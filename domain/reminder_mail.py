@@ -1,0 +1,153 @@
+"""The reminder e-mails: subject and plain-text body per level, in Dutch and English (pure: no SMTP here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Language = Literal["nl", "en"]
+
+_MONTHS_EN = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_MONTHS_NL = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+]
+
+
+class ReminderContent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    level: int
+    member_name: str
+    invoice: str
+    amount: Decimal
+    due_date: dt.date
+    on_date: dt.date
+    payment_reference: str
+    association: str
+
+    @property
+    def days_overdue(self) -> int:
+        return max((self.on_date - self.due_date).days, 0)
+
+
+class Mail(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    body: str
+
+
+def format_amount(amount: Decimal, language: Language) -> str:
+    text = f"{amount.quantize(Decimal('0.01')):,.2f}"
+    if language == "nl":
+        # 1,234.50 → 1.234,50
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+        return f"€ {text}"
+    return f"€{text}"
+
+
+def format_date(day: dt.date, language: Language) -> str:
+    months = _MONTHS_NL if language == "nl" else _MONTHS_EN
+    return f"{day.day} {months[day.month - 1]} {day.year}"
+
+
+_SUBJECTS: dict[Language, dict[int, str]] = {
+    "nl": {1: "Vriendelijke herinnering", 2: "Dringende herinnering", 3: "Laatste aanmaning"},
+    "en": {1: "Friendly Reminder", 2: "Urgent Notice", 3: "Final Notice"},
+}
+
+_OPENINGS: dict[Language, dict[int, str]] = {
+    "nl": {
+        1: "Misschien is het u ontgaan: wij hebben de betaling van onderstaande factuur nog niet ontvangen.",
+        2: "Ondanks onze eerdere herinnering hebben wij de betaling van onderstaande factuur nog niet ontvangen.",
+        3: (
+            "Dit is onze laatste aanmaning. Als wij de betaling niet binnen 14 dagen ontvangen, "
+            "draagt de ledenadministratie de vordering over aan het bestuur."
+        ),
+    },
+    "en": {
+        1: "Perhaps it slipped your mind: we have not yet received payment of the invoice below.",
+        2: "Despite our earlier reminder we have not yet received payment of the invoice below.",
+        3: (
+            "This is our final notice. If we do not receive payment within 14 days, the membership "
+            "administration will hand the claim over to the board."
+        ),
+    },
+}
+
+_BODY: dict[Language, str] = {
+    "nl": (
+        "Beste {name},\n\n{opening}\n\n"
+        "  Factuur:          {invoice}\n"
+        "  Openstaand:       {amount}\n"
+        "  Vervaldatum:      {due}\n"
+        "  Dagen te laat:    {days}\n"
+        "  Betalingskenmerk: {reference}\n\n"
+        "Wilt u het bedrag overmaken onder vermelding van het betalingskenmerk? "
+        "Heeft u inmiddels betaald, dan kunt u dit bericht als niet verzonden beschouwen.\n\n"
+        "Met vriendelijke groet,\n{association}\n"
+    ),
+    "en": (
+        "Dear {name},\n\n{opening}\n\n"
+        "  Invoice:           {invoice}\n"
+        "  Outstanding:       {amount}\n"
+        "  Due date:          {due}\n"
+        "  Days overdue:      {days}\n"
+        "  Payment reference: {reference}\n\n"
+        "Please transfer the amount quoting the payment reference. "
+        "If you have paid in the meantime, please disregard this message.\n\n"
+        "Kind regards,\n{association}\n"
+    ),
+}
+
+
+def render(content: ReminderContent, language: Language) -> Mail:
+    if content.level not in _SUBJECTS[language]:
+        raise ValueError(f"level must be 1, 2 or 3, got {content.level}")
+    subject = f"{_SUBJECTS[language][content.level]}: {content.invoice}"
+    body = _BODY[language].format(
+        name=content.member_name,
+        opening=_OPENINGS[language][content.level],
+        invoice=content.invoice,
+        amount=format_amount(content.amount, language),
+        due=format_date(content.due_date, language),
+        days=content.days_overdue,
+        reference=content.payment_reference,
+        association=content.association,
+    )
+    return Mail(subject=subject, body=body)
+
+
+def message_id(site: str, invoice: str, level: int, domain: str) -> str:
+    """Stable per (site, invoice, level): should a send ever be repeated (a crash between the server's
+    acceptance and our commit), the repeat carries the same Message-ID and mail systems can drop it."""
+    digest = hashlib.sha256(f"{site}\0{invoice}\0{level}".encode()).hexdigest()[:24]
+    return f"<reminder-{level}-{digest}@{domain}>"

@@ -1,0 +1,163 @@
+"""Payment reminder rules (domain.md §6) that need neither the database nor the clock: who gets reminders, when
+each level is due, and the overdue bands of the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LEVEL_TITLES = {1: "Friendly Reminder", 2: "Urgent Notice", 3: "Final Notice"}
+FINAL_LEVEL = max(LEVEL_TITLES)
+
+# What a dunning case can be; the last five end the flow.
+CaseState = Literal["scheduled", "reminding", "settled", "credited", "cancelled", "handed_off"]
+ClosingReason = Literal["settled", "credited", "cancelled"]
+CLOSED_STATES = ("settled", "credited", "cancelled", "handed_off")
+
+Band = Literal["Critical", "Urgent", "Overdue", "Due"]
+
+
+class ReminderPolicy(BaseModel):
+    """The intervals a flow runs with; carried in the workflow input so a running flow never changes its mind."""
+
+    model_config = ConfigDict(frozen=True)
+
+    minimum_amount: Decimal = Decimal("10.00")
+    grace: dt.timedelta = dt.timedelta(days=7)
+    interval: dt.timedelta = dt.timedelta(days=14)
+    language: Literal["nl", "en"] = "nl"
+
+
+def needs_reminders(
+    *, grand_total: Decimal, member: str | None, is_return: bool, docstatus: int, policy: ReminderPolicy
+) -> bool:
+    """Submitted invoices (not credit notes) of at least the minimum amount that name a member to write to; the
+    €3 monthly and €9 quarterly dues never get reminders."""
+    return docstatus == 1 and not is_return and member is not None and grand_total >= policy.minimum_amount
+
+
+def first_reminder_at(due_date: dt.date, policy: ReminderPolicy) -> dt.datetime:
+    """Level 1 is due at the start (UTC) of the due date plus the grace period."""
+    return dt.datetime.combine(due_date, dt.time(0), tzinfo=dt.UTC) + policy.grace
+
+
+def closing_reason(*, docstatus: int, outstanding: Decimal, credited: Decimal) -> ClosingReason | None:
+    """Why a reminder flow ends now, or None while the invoice is still owed."""
+    if docstatus == 2:
+        return "cancelled"
+    if outstanding <= 0:
+        return "credited" if credited > 0 else "settled"
+    return None
+
+
+def days_overdue(due_date: dt.date, on_date: dt.date) -> int:
+    return max((on_date - due_date).days, 0)
+
+
+def overdue_band(days: int) -> Band:
+    """> 60 days Critical, > 30 Urgent, > 14 Overdue, else Due."""
+    if days > 60:
+        return "Critical"
+    if days > 30:
+        return "Urgent"
+    if days > 14:
+        return "Overdue"
+    return "Due"
+
+
+class ReminderView(BaseModel):
+    """What ``reminders(site, invoice)`` answers: the levels sent, what comes next, and the case's state."""
+
+    site: str
+    invoice: str
+    member: str
+    state: CaseState
+    levels_sent: list[int] = Field(default_factory=list)
+    next_level: int | None = None
+    next_due: dt.datetime | None = None
+    sent: list[dict[str, object]] = Field(default_factory=list)
+
+
+class ReminderInput(BaseModel):
+    """The reminder flow of one invoice (a child of the invoice's workflow)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    site: str
+    actor: str
+    invoice: str
+    member: str
+    due_date: dt.date
+    policy: ReminderPolicy = ReminderPolicy()
+    background_task_queue: str = "duesflow-background"
+    retry_interval_scale: float = 1.0
+
+
+class ReminderCall(BaseModel):
+    """One call of a reminder activity. ``at`` is the workflow's time: activities never read the clock for dates
+    that end up in a mail or the ledger, so a replayed or time-skipped flow writes the same values."""
+
+    model_config = ConfigDict(frozen=True)
+
+    site: str
+    actor: str
+    invoice: str
+    member: str
+    at: dt.datetime
+    level: int = 0
+    next_due: dt.datetime | None = None
+    language: Literal["nl", "en"] = "nl"
+
+
+Outcome = Literal["open", "sent", "already_sent", "no_address", "refused", "closed", "handed_off"]
+
+
+class ReminderOutcome(BaseModel):
+    outcome: Outcome
+    state: CaseState
+    levels_sent: int = 0
+    message_id: str | None = None
+
+
+class ReminderStatus(BaseModel):
+    """The flow's own view (a query): no I/O, so it answers even while the database is down."""
+
+    invoice: str
+    state: CaseState
+    levels_sent: int = 0
+    next_level: int | None = None
+    next_due: dt.datetime | None = None
+
+
+class OverdueLine(BaseModel):
+    member: str | None
+    invoices: list[str]
+    outstanding: Decimal
+    oldest_due_date: dt.date
+    days_overdue: int
+    band: Band
+
+
+def overdue_report(open_invoices: list[dict[str, object]], on_date: dt.date) -> list[OverdueLine]:
+    """Per member: what is still owed on ``on_date`` and the band of the oldest unpaid invoice; worst first."""
+    by_member: dict[str | None, list[dict[str, object]]] = {}
+    for row in open_invoices:
+        by_member.setdefault(row["member"], []).append(row)  # type: ignore[arg-type]
+    lines = []
+    for member, rows in by_member.items():
+        oldest = min(r["due_date"] for r in rows)  # type: ignore[type-var]
+        days = days_overdue(oldest, on_date)  # type: ignore[arg-type]
+        lines.append(
+            OverdueLine(
+                member=member,
+                invoices=sorted(str(r["invoice"]) for r in rows),
+                outstanding=sum((Decimal(str(r["outstanding"])) for r in rows), Decimal("0.00")),
+                oldest_due_date=oldest,  # type: ignore[arg-type]
+                days_overdue=days,
+                band=overdue_band(days),
+            )
+        )
+    return sorted(lines, key=lambda line: (-line.days_overdue, str(line.member)))

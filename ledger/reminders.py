@@ -1,0 +1,183 @@
+"""Dunning cases and the reminders sent (domain.md §6). A case row per invoice is the lock every reminder step of
+that invoice takes; a message row per (invoice, level) is what makes each level go out once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, select
+from sqlalchemy.dialects.postgresql import insert
+
+from domain.reminders import CaseState, ReminderView
+from ledger.documents import credited_to_invoice, paid_to_invoice
+from ledger.schema import dunning_cases, invoices, members, reminder_messages
+
+
+@dataclass(frozen=True)
+class InvoiceStanding:
+    docstatus: int
+    due_date: dt.date
+    outstanding: Decimal
+    credited: Decimal
+
+
+@dataclass(frozen=True)
+class Contact:
+    full_name: str
+    email: str | None
+
+
+def open_case(conn: Connection, site: str, invoice: str, member: str, next_due: dt.datetime, workflow_id: str) -> Row:
+    """Create the case once (a retried or re-run flow finds the one it made) and return it locked."""
+    conn.execute(
+        insert(dunning_cases)
+        .values(
+            site=site,
+            invoice=invoice,
+            member=member,
+            state="scheduled",
+            next_level=1,
+            next_due=next_due,
+            workflow_id=workflow_id,
+        )
+        .on_conflict_do_nothing(index_elements=["site", "invoice"])
+    )
+    case = lock_case(conn, site, invoice)
+    assert case is not None
+    return case
+
+
+def lock_case(conn: Connection, site: str, invoice: str) -> Row | None:
+    return conn.execute(
+        select(dunning_cases).where(dunning_cases.c.site == site, dunning_cases.c.invoice == invoice).with_for_update()
+    ).first()
+
+
+_STANDING = select(
+    invoices.c.docstatus,
+    func.coalesce(invoices.c.due_date, invoices.c.posting_date).label("due_date"),
+    (invoices.c.grand_total - paid_to_invoice() - credited_to_invoice()).label("outstanding"),
+    credited_to_invoice().label("credited"),
+)
+
+
+def invoice_standing(conn: Connection, site: str, invoice: str) -> InvoiceStanding | None:
+    """What the invoice still owes, computed from the ledger's payments and credit notes (never a stored field)."""
+    row = conn.execute(_STANDING.where(invoices.c.site == site, invoices.c.name == invoice)).first()
+    if row is None:
+        return None
+    return InvoiceStanding(row.docstatus, row.due_date, Decimal(row.outstanding), Decimal(row.credited))
+
+
+def contact(conn: Connection, site: str, member: str) -> Contact | None:
+    row = conn.execute(
+        select(members.c.full_name, members.c.email).where(members.c.site == site, members.c.name == member)
+    ).first()
+    return None if row is None else Contact(row.full_name or member, row.email or None)
+
+
+def sent_message(conn: Connection, site: str, invoice: str, level: int) -> Row | None:
+    return conn.execute(
+        select(reminder_messages).where(
+            reminder_messages.c.site == site,
+            reminder_messages.c.invoice == invoice,
+            reminder_messages.c.level == level,
+        )
+    ).first()
+
+
+def record_message(conn: Connection, **values: Any) -> None:
+    conn.execute(insert(reminder_messages).values(**values))
+
+
+def update_case(conn: Connection, site: str, invoice: str, state: CaseState, **values: Any) -> None:
+    closing = {"closed_at": func.now(), "next_level": None, "next_due": None} if state in _CLOSED else {}
+    conn.execute(
+        dunning_cases.update()
+        .where(dunning_cases.c.site == site, dunning_cases.c.invoice == invoice)
+        .values(state=state, updated_at=func.now(), **values, **closing)
+    )
+
+
+_CLOSED = ("settled", "credited", "cancelled", "handed_off")
+
+
+def view(conn: Connection, site: str, invoice: str) -> ReminderView | None:
+    case = conn.execute(
+        select(dunning_cases).where(dunning_cases.c.site == site, dunning_cases.c.invoice == invoice)
+    ).first()
+    if case is None:
+        return None
+    sent = conn.execute(
+        select(
+            reminder_messages.c.level,
+            reminder_messages.c.outcome,
+            reminder_messages.c.sent_at,
+            reminder_messages.c.message_id,
+            reminder_messages.c.days_overdue,
+            reminder_messages.c.amount,
+        )
+        .where(reminder_messages.c.site == site, reminder_messages.c.invoice == invoice)
+        .order_by(reminder_messages.c.level)
+    ).mappings()
+    rows = [dict(r) for r in sent]
+    return ReminderView(
+        site=site,
+        invoice=invoice,
+        member=case.member,
+        state=case.state,
+        levels_sent=[r["level"] for r in rows],
+        next_level=case.next_level,
+        next_due=case.next_due,
+        sent=rows,
+    )
+
+
+def handed_off(conn: Connection, site: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(
+            dunning_cases.c.invoice,
+            dunning_cases.c.member,
+            dunning_cases.c.levels_sent,
+            dunning_cases.c.closed_at.label("handed_off_at"),
+            invoices.c.due_date,
+            invoices.c.grand_total,
+            (invoices.c.grand_total - paid_to_invoice() - credited_to_invoice()).label("outstanding"),
+        )
+        .join(invoices, and_(invoices.c.site == dunning_cases.c.site, invoices.c.name == dunning_cases.c.invoice))
+        .where(dunning_cases.c.site == site, dunning_cases.c.state == "handed_off")
+        .order_by(dunning_cases.c.closed_at, dunning_cases.c.invoice)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def open_invoices(conn: Connection, site: str, on_date: dt.date) -> list[dict[str, Any]]:
+    """Submitted invoices (not credit notes) due on or before ``on_date`` that still owe money, with their member
+    (the invoice's own, else the customer's first member by name)."""
+    first_member = (
+        select(func.min(members.c.name))
+        .where(members.c.site == invoices.c.site, members.c.customer == invoices.c.customer)
+        .scalar_subquery()
+    )
+    outstanding = (invoices.c.grand_total - paid_to_invoice() - credited_to_invoice()).label("outstanding")
+    due = func.coalesce(invoices.c.due_date, invoices.c.posting_date)
+    inner = (
+        select(
+            invoices.c.name.label("invoice"),
+            func.coalesce(invoices.c.member, first_member).label("member"),
+            due.label("due_date"),
+            outstanding,
+        )
+        .where(
+            invoices.c.site == site,
+            invoices.c.docstatus == 1,
+            invoices.c.is_return.is_(False),
+            due <= on_date,
+        )
+        .subquery()
+    )
+    rows = conn.execute(select(inner).where(inner.c.outstanding > 0).order_by(inner.c.member, inner.c.due_date))
+    return [dict(r._mapping) for r in rows]
