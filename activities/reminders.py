@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import smtplib
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Row
 from temporalio import activity
 
 from activities.mailer import SmtpMailer
@@ -149,7 +149,7 @@ class ReminderActivities:
         return ReminderOutcome(outcome="closed", state=reason, levels_sent=case.levels_sent)
 
 
-def _locked_case(conn: Connection, call: ReminderCall):
+def _locked_case(conn: Connection, call: ReminderCall) -> Row:
     case = ledger.lock_case(conn, call.site, call.invoice)
     if case is None:
         raise BusinessRuleViolation("unknown_dunning_case", f"no reminder case for invoice {call.invoice}")

@@ -32,7 +32,7 @@ class MailSink:
     def with_message_id(self, message_id: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["Message-ID"] == message_id]
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls its hooks by name
         msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         assert isinstance(msg, EmailMessage)
         with self._lock:

@@ -31,6 +31,7 @@ from domain.history import HistoryRow
 from domain.ids import check_site, workflow_id
 from domain.messages import PipelineResult, Progress, StepProgress, SubmissionInput
 from domain.parsing import parse_submission
+from domain.reminders import OverdueLine, ReminderView
 from domain.settings import Settings, load_settings, reminder_policy
 from domain.verdicts import DocumentRejected, Verdict
 from ledger.cache import ReadCache
@@ -211,6 +212,15 @@ class DuesflowClient:
 
     async def audit_trail(self, site: str, doctype: str, name: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self.reads.audit_trail, site, doctype, name)
+
+    async def reminders(self, site: str, invoice: str) -> ReminderView | None:
+        return await asyncio.to_thread(self.reads.reminders, site, invoice)
+
+    async def overdue_report(self, site: str, on_date: dt.date) -> list[OverdueLine]:
+        return await asyncio.to_thread(self.reads.overdue_report, site, on_date)
+
+    async def handed_off(self, site: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.reads.handed_off, site)
 
 
 def _with_live_attempts(progress: Progress, pending: Sequence[Any]) -> Progress:

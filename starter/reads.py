@@ -14,7 +14,9 @@ from sqlalchemy import Engine, select
 
 from domain.history import HistoryRow
 from domain.ids import check_site
+from domain.reminders import OverdueLine, ReminderView, overdue_report
 from ledger import analytics, audit
+from ledger import reminders as dunning
 from ledger.cache import TTL_FINANCIAL, ReadCache, history_key, summary_key
 from ledger.history import UnknownMember, read_history
 from ledger.history import member_summary as summary_query
@@ -91,3 +93,20 @@ class LedgerReads:
     def audit_trail(self, site: str, doctype: str, name: str) -> list[dict[str, Any]]:
         with self._engine.connect() as conn:
             return audit.trail(conn, check_site(site), doctype, name)
+
+    def reminders(self, site: str, invoice: str) -> ReminderView | None:
+        """The invoice's reminder case: levels sent (with when and the message id), next level and due time, state.
+        None when the invoice never needed reminders."""
+        with self._engine.connect() as conn:
+            return dunning.view(conn, check_site(site), invoice)
+
+    def overdue_report(self, site: str, on_date: dt.date) -> list[OverdueLine]:
+        """Per member: what is owed on ``on_date``, and the band of the oldest unpaid invoice; worst first."""
+        with self._engine.connect() as conn:
+            rows = dunning.open_invoices(conn, check_site(site), on_date)
+        return overdue_report(rows, on_date)
+
+    def handed_off(self, site: str) -> list[dict[str, Any]]:
+        """Invoices whose final notice went unanswered: the board decides on suspension or collection."""
+        with self._engine.connect() as conn:
+            return dunning.handed_off(conn, check_site(site))
