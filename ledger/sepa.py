@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import Connection, Row, and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.errors import BusinessRuleViolation
 from domain.sepa import sequence_type_for, state_after_collection, usage_problem
+from domain.sepa_returns import DEFAULT_OFFSETS, ReturnDecision, decide
 from domain.validation import MandateState
-from ledger.schema import invoices, mandate_usages, mandates, members, payment_allocations
+from ledger.documents import credited_to_invoice, paid_to_invoice
+from ledger.schema import collection_retries, invoices, mandate_usages, mandates, members, payment_allocations
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,18 @@ _AFTER_COLLECTION = (
 )
 
 
+# A new collection of an invoice is the retry the ERP was asked for.
+_RETRY_COLLECTED = (
+    collection_retries.update()
+    .where(
+        collection_retries.c.site == bindparam("r_site"),
+        collection_retries.c.invoice == bindparam("r_invoice"),
+        collection_retries.c.status == "scheduled",
+    )
+    .values(status="collected", updated_at=func.now())
+)
+
+
 def record_collection(conn: Connection, site: str, payment: Row) -> CollectionOutcome:
     """Upsert a Collected usage per allocated invoice; the first one moves the mandate FRST → RCUR."""
     allocs = conn.execute(_ALLOCATIONS, {"site": site, "payment": payment.name}).all()
@@ -120,6 +137,7 @@ def record_collection(conn: Connection, site: str, payment: Row) -> CollectionOu
             existing += 1
             continue
         created += 1
+        conn.execute(_RETRY_COLLECTED, {"r_site": site, "r_invoice": alloc.reference_name})
         states[mandate.mandate_id] = state_after_collection(states[mandate.mandate_id], sequence_type)
         conn.execute(
             _AFTER_COLLECTION,
@@ -133,21 +151,157 @@ def record_collection(conn: Connection, site: str, payment: Row) -> CollectionOu
     return CollectionOutcome(created, existing)
 
 
-def record_return(conn: Connection, site: str, payment: Row) -> int:
-    """Mark the Collected usages of the returned invoices Returned with the R-code (retries come in issue 3)."""
+@dataclass(frozen=True)
+class ReturnedCollection:
+    invoice: str
+    mandate_id: str | None
+    decision: ReturnDecision
+
+
+_RETURNED_INVOICES = (
+    select(payment_allocations.c.reference_name, payment_allocations.c.allocated_amount)
+    .where(
+        payment_allocations.c.site == bindparam("site"),
+        payment_allocations.c.payment == bindparam("payment"),
+        payment_allocations.c.reference_doctype == "Sales Invoice",
+    )
+    .order_by(payment_allocations.c.idx)
+)
+# The collection a return answers: the invoice's newest Collected usage, one of the returned amount first.
+_MATCHING_USAGE = (
+    select(mandate_usages.c.id, mandate_usages.c.mandate_id)
+    .where(
+        mandate_usages.c.site == bindparam("site"),
+        mandate_usages.c.invoice == bindparam("invoice"),
+        mandate_usages.c.status == "Collected",
+    )
+    .order_by(
+        (mandate_usages.c.amount == bindparam("amount")).desc(),
+        mandate_usages.c.collection_date.desc(),
+        mandate_usages.c.id.desc(),
+    )
+    .limit(1)
+    .with_for_update()
+)
+_EARLIER_DECISION = select(collection_retries).where(
+    collection_retries.c.site == bindparam("site"),
+    collection_retries.c.return_payment == bindparam("payment"),
+    collection_retries.c.invoice == bindparam("invoice"),
+)
+_EARLIER_RETRIES = select(func.count()).where(
+    collection_retries.c.site == bindparam("site"),
+    collection_retries.c.invoice == bindparam("invoice"),
+    collection_retries.c.decision == "retry",
+    collection_retries.c.status != "cancelled",
+    collection_retries.c.return_payment != bindparam("payment"),
+)
+
+
+def record_return(
+    conn: Connection, site: str, payment: Row, offsets: Sequence[int] = DEFAULT_OFFSETS
+) -> list[ReturnedCollection]:
+    """Mark the collection each returned invoice came from Returned (with the R-code) and decide what follows:
+    a retry collection due on a business day, stop, manual handling, or escalation. Idempotent: a decision is
+    keyed by (return payment, invoice), and a re-run returns the one recorded."""
     reason = payment.return_reason
     if not reason:
         raise BusinessRuleViolation("missing_return_reason", "a SEPA return needs its reason code (e.g. AM04)")
-    returned_invoices = select(payment_allocations.c.reference_name).where(
-        payment_allocations.c.site == site, payment_allocations.c.payment == payment.name
-    )
-    result = conn.execute(
-        mandate_usages.update()
-        .where(
-            mandate_usages.c.site == site,
-            mandate_usages.c.invoice.in_(returned_invoices),
-            mandate_usages.c.status == "Collected",
+    outcomes = []
+    for alloc in conn.execute(_RETURNED_INVOICES, {"site": site, "payment": payment.name}).all():
+        keys = {"site": site, "payment": payment.name, "invoice": alloc.reference_name}
+        earlier = conn.execute(_EARLIER_DECISION, keys).first()
+        if earlier is not None:
+            decision = ReturnDecision(earlier.decision, earlier.reason_code, earlier.attempt, earlier.due_date)
+            outcomes.append(ReturnedCollection(alloc.reference_name, earlier.mandate_id, decision))
+            continue
+        usage = conn.execute(
+            _MATCHING_USAGE, {"site": site, "invoice": alloc.reference_name, "amount": alloc.allocated_amount}
+        ).first()
+        if usage is not None:
+            conn.execute(
+                mandate_usages.update()
+                .where(mandate_usages.c.id == usage.id)
+                .values(status="Returned", return_reason=reason, returned_by=payment.name, updated_at=func.now())
+            )
+        retries = conn.execute(_EARLIER_RETRIES, keys).scalar_one()
+        decision = decide(reason, payment.posting_date, retries, offsets)
+        conn.execute(
+            insert(collection_retries).values(
+                site=site,
+                return_payment=payment.name,
+                invoice=alloc.reference_name,
+                mandate_id=usage.mandate_id if usage else None,
+                reason_code=decision.reason_code,
+                decision=decision.decision,
+                attempt=decision.attempt,
+                due_date=decision.due_date,
+                status="scheduled" if decision.decision == "retry" else "open",
+            )
         )
-        .values(status="Returned", return_reason=reason, updated_at=func.now())
+        outcomes.append(ReturnedCollection(alloc.reference_name, usage.mandate_id if usage else None, decision))
+    return outcomes
+
+
+def cancel_return(conn: Connection, site: str, payment: Row) -> int:
+    """The ERP cancelled a return: its collections count as Collected again and its decisions are withdrawn."""
+    restored = conn.execute(
+        mandate_usages.update()
+        .where(mandate_usages.c.site == site, mandate_usages.c.returned_by == payment.name)
+        .values(status="Collected", return_reason=None, returned_by=None, updated_at=func.now())
+    ).rowcount
+    conn.execute(
+        collection_retries.update()
+        .where(
+            collection_retries.c.site == site,
+            collection_retries.c.return_payment == payment.name,
+            collection_retries.c.status != "cancelled",
+        )
+        .values(status="cancelled", updated_at=func.now())
     )
-    return result.rowcount
+    return restored
+
+
+def due_collection_retries(conn: Connection, site: str, on_date: dt.date) -> list[dict[str, Any]]:
+    """Retry collections the ERP should present on ``on_date``: scheduled, due by then, not yet collected again,
+    and for an invoice that still owes money."""
+    outstanding = (invoices.c.grand_total - paid_to_invoice() - credited_to_invoice()).label("outstanding")
+    inner = (
+        select(
+            collection_retries.c.invoice,
+            collection_retries.c.mandate_id,
+            collection_retries.c.attempt,
+            collection_retries.c.due_date,
+            collection_retries.c.reason_code,
+            collection_retries.c.return_payment,
+            invoices.c.customer,
+            invoices.c.member,
+            outstanding,
+        )
+        .join(
+            invoices,
+            and_(invoices.c.site == collection_retries.c.site, invoices.c.name == collection_retries.c.invoice),
+        )
+        .where(
+            collection_retries.c.site == site,
+            collection_retries.c.status == "scheduled",
+            collection_retries.c.due_date <= on_date,
+            invoices.c.docstatus == 1,
+        )
+        .subquery()
+    )
+    rows = conn.execute(select(inner).where(inner.c.outstanding > 0).order_by(inner.c.due_date, inner.c.invoice))
+    return [dict(r._mapping) for r in rows]
+
+
+def returns_needing_attention(conn: Connection, site: str) -> list[dict[str, Any]]:
+    """Returns a person must look at: MD06 and unknown codes (manual), final codes (stop), exhausted retries."""
+    rows = conn.execute(
+        select(collection_retries)
+        .where(
+            collection_retries.c.site == site,
+            collection_retries.c.decision.in_(["manual", "stop", "escalate"]),
+            collection_retries.c.status == "open",
+        )
+        .order_by(collection_retries.c.decided_at, collection_retries.c.invoice)
+    ).mappings()
+    return [dict(r) for r in rows]

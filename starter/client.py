@@ -222,6 +222,12 @@ class DuesflowClient:
     async def handed_off(self, site: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self.reads.handed_off, site)
 
+    async def due_collection_retries(self, site: str, on_date: dt.date) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.reads.due_collection_retries, site, on_date)
+
+    async def returns_needing_attention(self, site: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.reads.returns_needing_attention, site)
+
 
 def _with_live_attempts(progress: Progress, pending: Sequence[Any]) -> Progress:
     """The workflow learns attempts when a step ends; the server knows the attempt and last failure of a

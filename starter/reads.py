@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from domain.history import HistoryRow
 from domain.ids import check_site
 from domain.reminders import OverdueLine, ReminderView, overdue_report
-from ledger import analytics, audit
+from ledger import analytics, audit, sepa
 from ledger import reminders as dunning
 from ledger.cache import TTL_FINANCIAL, ReadCache, history_key, summary_key
 from ledger.history import UnknownMember, read_history
@@ -110,3 +110,13 @@ class LedgerReads:
         """Invoices whose final notice went unanswered: the board decides on suspension or collection."""
         with self._engine.connect() as conn:
             return dunning.handed_off(conn, check_site(site))
+
+    def due_collection_retries(self, site: str, on_date: dt.date) -> list[dict[str, Any]]:
+        """Retry collections the ERP should present by ``on_date`` (after transient SEPA returns)."""
+        with self._engine.connect() as conn:
+            return sepa.due_collection_retries(conn, check_site(site), on_date)
+
+    def returns_needing_attention(self, site: str) -> list[dict[str, Any]]:
+        """SEPA returns a person must handle: refund requests (MD06), final codes, exhausted retries."""
+        with self._engine.connect() as conn:
+            return sepa.returns_needing_attention(conn, check_site(site))

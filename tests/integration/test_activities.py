@@ -18,6 +18,7 @@ from activities.analytics import AnalyticsActivities
 from activities.history import HistoryActivities
 from activities.sepa import SepaActivities
 from activities.submission import SubmissionActivities
+from domain.ids import workflow_id
 from domain.messages import StepInput, SubmissionInput
 from domain.parsing import parse_submission
 from ledger.cache import ReadCache, history_key
@@ -43,7 +44,8 @@ def count(engine: Engine, table: Any, *where: Any) -> int:
 def record(engine: Engine, site: str, doc: dict[str, Any]) -> Any:
     parsed = parse_submission(doc, currency="EUR")
     inp = SubmissionInput(site=site, user=USER, document=parsed)
-    return env_for(f"{site}:{parsed.doctype}:{parsed.name}").run(SubmissionActivities(engine).validate_and_record, inp)
+    wid = workflow_id(site, parsed.doctype, parsed.name, cancellation=parsed.docstatus == 2)
+    return env_for(wid).run(SubmissionActivities(engine).validate_and_record, inp)
 
 
 @pytest.fixture
