@@ -31,17 +31,20 @@ from activities.mailer import SmtpMailer
 from activities.reminders import ReminderActivities
 from activities.sepa import SepaActivities
 from activities.submission import SubmissionActivities
+from activities.upkeep import UpkeepActivities
 from domain.settings import ConfigError, Settings, load_settings
 from ledger.cache import ReadCache
 from ledger.db import make_engine
+from starter.schedules import ensure_schedules
 from workflows.payment_entry import PaymentEntryWorkflow
 from workflows.reminders import ReminderWorkflow
 from workflows.sales_invoice import SalesInvoiceWorkflow
+from workflows.upkeep import UpkeepWorkflow
 
 log = logging.getLogger("duesflow.worker")
 
 Role = Literal["all", "workflows", "background"]
-WORKFLOWS = [PaymentEntryWorkflow, SalesInvoiceWorkflow, ReminderWorkflow]
+WORKFLOWS = [PaymentEntryWorkflow, SalesInvoiceWorkflow, ReminderWorkflow, UpkeepWorkflow]
 
 
 async def connect(settings: Settings) -> Client:
@@ -81,7 +84,9 @@ def build_workers(
     pools: ActivityPools,
     role: Role = "all",
 ) -> list[Worker]:
-    reminders = ReminderActivities(engine, SmtpMailer(settings), settings.association_name)
+    mailer = SmtpMailer(settings)
+    reminders = ReminderActivities(engine, mailer, settings.association_name)
+    upkeep = UpkeepActivities(engine, mailer, settings.association_name, settings.reminder_language)
     return queue_workers(
         client,
         settings,
@@ -98,6 +103,9 @@ def build_workers(
             reminders.check_invoice,
             reminders.send_reminder,
             reminders.hand_off,
+            upkeep.run_mandate_lifecycle,
+            upkeep.roll_up_analytics,
+            upkeep.apply_audit_retention,
         ],
     )
 
@@ -147,6 +155,8 @@ async def run(settings: Settings, role: Role = "all", stop: asyncio.Event | None
     engine = make_engine(settings.database_url, pool_size=threads)
     cache = ReadCache(redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1))
     client = await connect(settings)
+    if role in ("all", "workflows") and settings.upkeep_schedules:
+        log.info("upkeep schedules: %s", await ensure_schedules(client, settings))
     with ActivityPools.create(settings) as pools:
         await serve(build_workers(client, settings, engine, cache, pools, role), stop, role)
     engine.dispose()

@@ -151,3 +151,35 @@ def message_id(site: str, invoice: str, level: int, domain: str) -> str:
     acceptance and our commit), the repeat carries the same Message-ID and mail systems can drop it."""
     digest = hashlib.sha256(f"{site}\0{invoice}\0{level}".encode()).hexdigest()[:24]
     return f"<reminder-{level}-{digest}@{domain}>"
+
+
+_EXPIRY: dict[Language, tuple[str, str]] = {
+    "nl": (
+        "Uw SEPA-machtiging verloopt binnenkort",
+        "Beste {name},\n\nUw SEPA-machtiging {mandate} voor de contributie verloopt op {expiry}. "
+        "Daarna kunnen wij de contributie niet meer automatisch incasseren.\n\n"
+        "Wilt u vóór die datum een nieuwe machtiging afgeven via de ledenadministratie?\n\n"
+        "Met vriendelijke groet,\n{association}\n",
+    ),
+    "en": (
+        "Your SEPA mandate expires soon",
+        "Dear {name},\n\nYour SEPA mandate {mandate} for membership dues expires on {expiry}. "
+        "After that date we can no longer collect your dues automatically.\n\n"
+        "Please give us a new mandate through the membership administration before then.\n\n"
+        "Kind regards,\n{association}\n",
+    ),
+}
+
+
+def render_mandate_expiry(*, name: str, mandate_id: str, expiry: dt.date, association: str, language: Language) -> Mail:
+    subject, body = _EXPIRY[language]
+    return Mail(
+        subject=subject,
+        body=body.format(name=name, mandate=mandate_id, expiry=format_date(expiry, language), association=association),
+    )
+
+
+def mandate_warning_id(site: str, mandate_id: str, expiry: dt.date, domain: str) -> str:
+    """Stable per (site, mandate, expiry date), like the reminders' ids."""
+    digest = hashlib.sha256(f"{site}\0{mandate_id}\0{expiry.isoformat()}".encode()).hexdigest()[:24]
+    return f"<mandate-expiry-{digest}@{domain}>"

@@ -135,6 +135,8 @@ def settings(database_url: str, redis_url: str, smtp_sink: MailSink) -> Settings
         smtp_host=smtp_sink.host,
         smtp_port=smtp_sink.port,
         association_name="Testvereniging",
+        # Workers started by tests (as subprocesses) leave the schedules to test_schedules.py.
+        upkeep_schedules=False,
     )
 
 

@@ -1,0 +1,58 @@
+"""The upkeep schedules on the real dev server: created idempotently, and each run by its schedule completes with a
+report; run twice on a day, the second report changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio.client import Client, ScheduleActionStartWorkflow
+
+from domain.settings import Settings
+from domain.upkeep import JOBS, UpkeepReport
+from starter.schedules import HOURS, ensure_schedules, schedule_id
+
+
+async def test_schedules_are_created_once_and_brought_up_to_date(temporal_client: Client, settings: Settings) -> None:
+    async for existing in await temporal_client.list_schedules():
+        if existing.id.startswith("duesflow-"):
+            await temporal_client.get_schedule_handle(existing.id).delete()
+    first = await ensure_schedules(temporal_client, settings)
+    second = await ensure_schedules(temporal_client, settings)
+    ids = [schedule_id(job) for job in JOBS]
+    assert first == dict.fromkeys(ids, "created")
+    assert second == dict.fromkeys(ids, "updated")
+    listed = [s.id async for s in await temporal_client.list_schedules() if s.id.startswith("duesflow-")]
+    assert sorted(listed) == sorted(ids)
+    for job in JOBS:
+        desc = await temporal_client.get_schedule_handle(schedule_id(job)).describe()
+        [calendar] = desc.schedule.spec.calendars
+        assert calendar.hour[0].start == HOURS[job]
+        assert isinstance(desc.schedule.action, ScheduleActionStartWorkflow)
+        assert desc.schedule.action.task_queue == settings.workflow_task_queue
+
+
+async def test_a_scheduled_run_reports_and_a_second_run_changes_nothing(
+    temporal_client: Client, settings: Settings, workers: Any
+) -> None:
+    await ensure_schedules(temporal_client, settings)
+    handle = temporal_client.get_schedule_handle(schedule_id("audit-retention"))
+    reports = []
+    for _ in range(2):
+        await handle.trigger()
+        reports.append(await _next_result(temporal_client, handle, len(reports) + 1))
+    assert all(r.job == "audit-retention" for r in reports)
+    assert sum(reports[1].changed.values()) == 0
+    assert set(reports[1].changed) == {"deleted_info", "deleted_warning", "deleted_error", "deleted_critical"}
+
+
+async def _next_result(client: Client, handle: Any, runs: int) -> UpkeepReport:
+    """The result of the schedule's ``runs``-th action, once the schedule has started it."""
+    for _ in range(200):
+        recent = (await handle.describe()).info.recent_actions
+        if len(recent) >= runs:
+            started = recent[runs - 1].action
+            wf = client.get_workflow_handle(started.workflow_id, run_id=started.first_execution_run_id)
+            return UpkeepReport.model_validate(await wf.result())
+        await asyncio.sleep(0.05)  # polling the schedule's own record of what it started, not waiting for luck
+    raise AssertionError("the schedule did not start its workflow")
