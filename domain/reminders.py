@@ -29,6 +29,9 @@ class ReminderPolicy(BaseModel):
     grace: dt.timedelta = dt.timedelta(days=7)
     interval: dt.timedelta = dt.timedelta(days=14)
     language: Literal["nl", "en"] = "nl"
+    # The first reminder never leaves sooner than this after the invoice reached duesflow: a backfill, or a bank
+    # statement import that records payments after their invoices, must not remind members who already paid.
+    settle: dt.timedelta = dt.timedelta(days=1)
 
 
 def needs_reminders(
@@ -39,9 +42,10 @@ def needs_reminders(
     return docstatus == 1 and not is_return and member is not None and grand_total >= policy.minimum_amount
 
 
-def first_reminder_at(due_date: dt.date, policy: ReminderPolicy) -> dt.datetime:
-    """Level 1 is due at the start (UTC) of the due date plus the grace period."""
-    return dt.datetime.combine(due_date, dt.time(0), tzinfo=dt.UTC) + policy.grace
+def first_reminder_at(due_date: dt.date, policy: ReminderPolicy, started: dt.datetime) -> dt.datetime:
+    """Level 1 is due at the start (UTC) of the due date plus the grace period, and not before the invoice has
+    been in duesflow for the settle period (``started``: when its flow began)."""
+    return max(dt.datetime.combine(due_date, dt.time(0), tzinfo=dt.UTC) + policy.grace, started + policy.settle)
 
 
 def closing_reason(*, docstatus: int, outstanding: Decimal, credited: Decimal) -> ClosingReason | None:

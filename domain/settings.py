@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     reminder_minimum_amount: Decimal = Field(Decimal("10.00"), ge=0, description="invoices below get no reminders")
     reminder_grace: dt.timedelta = Field(dt.timedelta(days=7), description="after the due date, before level 1")
     reminder_interval: dt.timedelta = Field(dt.timedelta(days=14), description="between levels, and before hand-off")
+    reminder_settle: dt.timedelta = Field(
+        dt.timedelta(days=1), description="no first reminder sooner than this after the invoice reached duesflow"
+    )
     reminder_language: Literal["nl", "en"] = Field("nl", description="language of reminder e-mails")
     association_name: str = Field("Vereniging", min_length=1, description="signs the e-mails")
 
@@ -73,7 +76,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a Redis URL such as redis://127.0.0.1:6379/0")
         return value
 
-    @field_validator("reminder_grace", "reminder_interval")
+    @field_validator("reminder_grace", "reminder_interval", "reminder_settle")
     @classmethod
     def _not_negative(cls, value: dt.timedelta) -> dt.timedelta:
         if value < dt.timedelta(0):
@@ -128,5 +131,6 @@ def reminder_policy(settings: Settings) -> ReminderPolicy:
         minimum_amount=settings.reminder_minimum_amount,
         grace=settings.reminder_grace,
         interval=settings.reminder_interval,
+        settle=settings.reminder_settle,
         language=settings.reminder_language,
     )

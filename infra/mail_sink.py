@@ -4,7 +4,7 @@ to a directory as a ``.eml`` file when given one. The demo stack and the tests s
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -17,12 +17,16 @@ from infra.embedded import free_port
 
 
 class MailSink:
-    def __init__(self, host: str, port: int, directory: Path | None) -> None:
+    def __init__(
+        self, host: str, port: int, directory: Path | None, on_message: Callable[[EmailMessage], None] | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.directory = directory
+        self.on_message = on_message
         self._messages: list[EmailMessage] = []
         self._lock = threading.Lock()
+        self._controller: Controller | None = None
 
     @property
     def messages(self) -> list[EmailMessage]:
@@ -40,17 +44,35 @@ class MailSink:
             count = len(self._messages)
         if self.directory is not None:
             (self.directory / f"{count:05d}.eml").write_bytes(envelope.original_content or envelope.content)
+        if self.on_message is not None:
+            self.on_message(msg)
         return "250 Message accepted for delivery"
+
+    @classmethod
+    def start(
+        cls,
+        directory: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        on_message: Callable[[EmailMessage], None] | None = None,
+    ) -> MailSink:
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        sink = cls(host, port or free_port(), directory, on_message)
+        sink._controller = Controller(sink, hostname=host, port=sink.port)
+        sink._controller.start()
+        return sink
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
     @classmethod
     @contextmanager
     def running(cls, directory: Path | None = None, host: str = "127.0.0.1", port: int = 0) -> Iterator[MailSink]:
-        if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
-        sink = cls(host, port or free_port(), directory)
-        controller = Controller(sink, hostname=host, port=sink.port)
-        controller.start()
+        sink = cls.start(directory, host, port)
         try:
             yield sink
         finally:
-            controller.stop()
+            sink.stop()

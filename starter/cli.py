@@ -20,6 +20,7 @@ from rich.table import Table
 
 from domain.ids import workflow_id
 from domain.settings import ConfigError, load_settings
+from domain.upkeep import JOBS
 from domain.verdicts import DocumentRejected
 from starter.client import DuesflowClient
 
@@ -201,6 +202,85 @@ def totals(
         table.add_column(col)
     for r in rows:
         table.add_row(str(r["posting_date"]), r["mode_of_payment"], str(r["count"]), str(r["total"]))
+    console.print(table)
+
+
+Day = Annotated[
+    dt.datetime | None, typer.Option("--on", formats=["%Y-%m-%d"], help="the day, YYYY-MM-DD (default: today)")
+]
+
+
+def _day(on: dt.datetime | None) -> dt.date:
+    return on.date() if on else dt.date.today()
+
+
+@app.command()
+def reminders(invoice: Annotated[str, typer.Argument(help="Sales Invoice name")], site: Site = None) -> None:
+    """An invoice's reminders: levels sent (when, message id), the next level and when it is due, the state."""
+    view = _run(lambda client: client.reminders(_site(site), invoice))
+    if view is None:
+        _fail(f"{invoice} has no reminder case (paid in time, below the minimum amount, or unknown)", 1)
+    console.print(
+        f"{invoice} · member {view.member} · state [bold]{view.state}[/bold]"
+        + (f" · level {view.next_level} due {view.next_due:%Y-%m-%d %H:%M} UTC" if view.next_due else "")
+    )
+    _print_rows(view.sent, ["level", "outcome", "sent_at", "days_overdue", "amount", "message_id"])
+
+
+@app.command()
+def overdue(on: Day = None, site: Site = None) -> None:
+    """What each member owes on a day, worst first, with the band (Critical > 60 days, Urgent > 30, Overdue > 14)."""
+    lines = _run(lambda client: client.overdue_report(_site(site), _day(on)))
+    _print_rows([line.model_dump() for line in lines], ["member", "band", "days_overdue", "outstanding", "invoices"])
+
+
+@app.command("handed-off")
+def handed_off(site: Site = None) -> None:
+    """Invoices whose final notice went unanswered, for the board (suspension or collection)."""
+    rows = _run(lambda client: client.handed_off(_site(site)))
+    _print_rows(rows, ["invoice", "member", "outstanding", "due_date", "levels_sent", "handed_off_at"])
+
+
+@app.command()
+def retries(on: Day = None, site: Site = None) -> None:
+    """SEPA retry collections the ERP should present by a day, and the returns that need a person."""
+    due = _run(lambda client: client.due_collection_retries(_site(site), _day(on)))
+    _print_rows(due, ["due_date", "invoice", "mandate_id", "attempt", "reason_code", "outstanding"], "due retries")
+    attention = _run(lambda client: client.returns_needing_attention(_site(site)))
+    _print_rows(
+        attention, ["invoice", "mandate_id", "reason_code", "decision", "return_payment"], "returns needing a person"
+    )
+
+
+@app.command()
+def upkeep(
+    job: Annotated[str, typer.Argument(help="mandate-lifecycle | analytics-rollup | audit-retention")],
+    on: Day = None,
+    site: Annotated[str | None, typer.Option(help="one ERP site (default: every site)")] = None,
+) -> None:
+    """Run an upkeep job now (as its schedule would, e.g. for a missed day) and print what it changed."""
+    if job not in JOBS:
+        _fail(f"job must be one of {', '.join(JOBS)}, got {job!r}")
+    report = _run(lambda client: client.run_upkeep(job, _day(on), site))  # type: ignore[arg-type]
+    console.print(f"{report.job} on {report.on_date}: " + (", ".join(f"{k} {v}" for k, v in report.changed.items())))
+
+
+@app.command()
+def schedules() -> None:
+    """Create the upkeep Temporal Schedules, or bring them up to date (the worker does this at start)."""
+    done = _run(lambda client: client.ensure_schedules())
+    for sid, what in done.items():
+        console.print(f"{sid}: {what}")
+
+
+def _print_rows(rows: list[dict[str, Any]], columns: list[str], title: str | None = None) -> None:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            *(", ".join(r[c]) if isinstance(r[c], list) else str(r[c] if r[c] is not None else "") for c in columns)
+        )
     console.print(table)
 
 

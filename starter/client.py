@@ -33,14 +33,17 @@ from domain.messages import PipelineResult, Progress, StepProgress, SubmissionIn
 from domain.parsing import parse_submission
 from domain.reminders import OverdueLine, ReminderView
 from domain.settings import Settings, load_settings, reminder_policy
+from domain.upkeep import Job, UpkeepInput, UpkeepReport
 from domain.verdicts import DocumentRejected, Verdict
 from ledger.cache import ReadCache
 from ledger.db import make_engine
 from starter.reads import LedgerReads
 from starter.reference_data import ImportReport, load_reference_data
+from starter.schedules import ensure_schedules
 from workflows import search_attributes as sa
 from workflows.payment_entry import PaymentEntryWorkflow
 from workflows.sales_invoice import SalesInvoiceWorkflow
+from workflows.upkeep import UpkeepWorkflow
 
 WORKFLOW_FOR = {"Payment Entry": PaymentEntryWorkflow, "Sales Invoice": SalesInvoiceWorkflow}
 
@@ -219,6 +222,9 @@ class DuesflowClient:
     async def overdue_report(self, site: str, on_date: dt.date) -> list[OverdueLine]:
         return await asyncio.to_thread(self.reads.overdue_report, site, on_date)
 
+    async def reminder_states(self, site: str) -> dict[str, int]:
+        return await asyncio.to_thread(self.reads.reminder_states, site)
+
     async def handed_off(self, site: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self.reads.handed_off, site)
 
@@ -227,6 +233,35 @@ class DuesflowClient:
 
     async def returns_needing_attention(self, site: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self.reads.returns_needing_attention, site)
+
+    async def run_upkeep(self, job: Job, on_date: dt.date, site: str | None = None) -> UpkeepReport:
+        """Run an upkeep job for ``on_date`` now. Its workflow id names job, day and site, so running it twice
+        returns the first run's report (a finished run is not repeated)."""
+        if site is not None:
+            check_site(site)
+        wid = f"duesflow-upkeep-{job}-manual-{on_date.isoformat()}" + (f"-{site}" if site else "")
+        inp = UpkeepInput(
+            job=job,
+            on_date=on_date,
+            site=site,
+            analytics_window_days=self.settings.analytics_window_days,
+            background_task_queue=self.settings.background_task_queue,
+        )
+        try:
+            handle = await self.temporal.start_workflow(
+                UpkeepWorkflow.run,
+                inp,
+                id=wid,
+                task_queue=self.settings.workflow_task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        except WorkflowAlreadyStartedError:
+            handle = self.temporal.get_workflow_handle_for(UpkeepWorkflow.run, wid)
+        return await handle.result()
+
+    async def ensure_schedules(self) -> dict[str, str]:
+        return await ensure_schedules(self.temporal, self.settings)
 
 
 def _with_live_attempts(progress: Progress, pending: Sequence[Any]) -> Progress:

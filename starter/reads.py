@@ -106,6 +106,11 @@ class LedgerReads:
             rows = dunning.open_invoices(conn, check_site(site), on_date)
         return overdue_report(rows, on_date)
 
+    def reminder_states(self, site: str) -> dict[str, int]:
+        """How many invoices' reminder flows are in each state (scheduled, reminding, settled, handed_off, …)."""
+        with self._engine.connect() as conn:
+            return dunning.case_counts(conn, check_site(site))
+
     def handed_off(self, site: str) -> list[dict[str, Any]]:
         """Invoices whose final notice went unanswered: the board decides on suspension or collection."""
         with self._engine.connect() as conn:

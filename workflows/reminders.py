@@ -66,7 +66,7 @@ class ReminderWorkflow:
     @workflow.run
     async def run(self, inp: ReminderInput) -> ReminderStatus:
         self._inp = inp
-        due = first_reminder_at(inp.due_date, inp.policy)
+        due = first_reminder_at(inp.due_date, inp.policy, workflow.now())
         self._status = ReminderStatus(invoice=inp.invoice, state="scheduled", next_level=1, next_due=due)
         opened = await self._call(ReminderActivities.open_dunning_case, "open case", next_due=due)
         level = opened.levels_sent + 1

@@ -47,10 +47,19 @@ def test_the_minimum_amount_is_configurable() -> None:
     assert not needs_reminders(grand_total=Decimal("30"), member="M", is_return=False, docstatus=1, policy=policy)
 
 
+SUBMITTED = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
+
+
 def test_first_reminder_is_due_after_the_grace_period() -> None:
-    assert first_reminder_at(dt.date(2026, 3, 31), POLICY) == dt.datetime(2026, 4, 7, tzinfo=dt.UTC)
+    assert first_reminder_at(dt.date(2026, 3, 31), POLICY, SUBMITTED) == dt.datetime(2026, 4, 7, tzinfo=dt.UTC)
     short = ReminderPolicy(grace=dt.timedelta(seconds=5))
-    assert first_reminder_at(dt.date(2026, 3, 31), short) == dt.datetime(2026, 3, 31, 0, 0, 5, tzinfo=dt.UTC)
+    assert first_reminder_at(dt.date(2026, 3, 31), short, SUBMITTED) == dt.datetime(2026, 3, 31, 0, 0, 5, tzinfo=dt.UTC)
+
+
+def test_an_invoice_arriving_late_waits_the_settle_period_first() -> None:
+    """A backfill of an invoice long past due: its payment may be in the same batch, so no reminder at once."""
+    late = dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC)
+    assert first_reminder_at(dt.date(2026, 3, 31), POLICY, late) == late + dt.timedelta(days=1)
 
 
 @pytest.mark.parametrize(

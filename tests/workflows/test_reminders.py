@@ -25,6 +25,7 @@ from infra.mail_sink import MailSink
 from ledger.cache import ReadCache
 from starter.client import DuesflowClient
 from tests import builders as b
+from tests.recording import keep
 from worker import WORKFLOWS
 from workflows.reminders import ReminderWorkflow, reminders_id
 
@@ -104,8 +105,13 @@ async def test_unpaid_invoice_walks_through_the_levels_and_is_handed_off(
 
     # Both histories replay with today's code (the invoice's, which starts the child, and the flow's).
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
-    for wid in (verdict.workflow_id, reminders_id(site, "INV-1")):
-        await replayer.replay_workflow(await temporal_client.get_workflow_handle(wid).fetch_history())
+    for label, wid in (
+        ("sales-invoice-starting-reminders", verdict.workflow_id),
+        ("reminders-handed-off", reminders_id(site, "INV-1")),
+    ):
+        history = await temporal_client.get_workflow_handle(wid).fetch_history()
+        await replayer.replay_workflow(history)
+        keep(label, history)
 
 
 async def test_payment_between_levels_ends_the_flow_and_duplicates_send_nothing_twice(
@@ -145,6 +151,11 @@ async def test_payment_between_levels_ends_the_flow_and_duplicates_send_nothing_
     assert len(mails(smtp_sink, site, "INV-2", 1)) == 1
     view = await duesflow.reminders(site, "INV-2")
     assert view is not None and (view.state, view.levels_sent, view.next_due) == ("settled", [1], None)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    for label, wid in (("payment-signalling-reminders", f"{site}:Payment Entry:PAY-2"), ("reminders-settled", flow.id)):
+        history = await temporal_client.get_workflow_handle(wid).fetch_history()
+        await replayer.replay_workflow(history)
+        keep(label, history)
 
 
 async def test_partial_payment_keeps_the_flow_and_the_mail_shows_what_is_left(

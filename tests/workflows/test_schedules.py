@@ -7,10 +7,14 @@ import asyncio
 from typing import Any
 
 from temporalio.client import Client, ScheduleActionStartWorkflow
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from domain.settings import Settings
 from domain.upkeep import JOBS, UpkeepReport
 from starter.schedules import HOURS, ensure_schedules, schedule_id
+from tests.recording import keep
+from worker import WORKFLOWS
 
 
 async def test_schedules_are_created_once_and_brought_up_to_date(temporal_client: Client, settings: Settings) -> None:
@@ -44,6 +48,10 @@ async def test_a_scheduled_run_reports_and_a_second_run_changes_nothing(
     assert all(r.job == "audit-retention" for r in reports)
     assert sum(reports[1].changed.values()) == 0
     assert set(reports[1].changed) == {"deleted_info", "deleted_warning", "deleted_error", "deleted_critical"}
+    started = (await handle.describe()).info.recent_actions[0].action
+    history = await temporal_client.get_workflow_handle(started.workflow_id).fetch_history()
+    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+    keep("upkeep-audit-retention", history)
 
 
 async def _next_result(client: Client, handle: Any, runs: int) -> UpkeepReport:
