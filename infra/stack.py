@@ -209,6 +209,9 @@ async def main_async(data_dir: Path, *, once: bool, members: int, ui_port: int) 
         console.print(f"\nWeb UI: {stack.server.ui_url}/namespaces/{ns}/workflows")
         query = f"DuesflowSite='{association.site}'"
         console.print(f'CLI:    temporal workflow list --address {stack.server.address} --query "{query}"')
+        # The duesflow CLI in another shell needs this stack's (possibly embedded) ledger and cache.
+        env = {k: v for k, v in as_environment(stack.settings).items() if k.endswith(("_URL", "_ADDRESS"))}
+        console.print("duesflow CLI in another shell: " + " ".join(f"{k}='{v}'" for k, v in sorted(env.items())))
         await client.close()
         if not once:
             console.print("duesflow is running; Ctrl-C stops it.")

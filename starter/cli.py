@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress as Bar
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from domain.ids import workflow_id
 from domain.settings import ConfigError, load_settings
@@ -58,6 +59,14 @@ def _run(work: Callable[[DuesflowClient], Awaitable[T]]) -> T:
     except (ValueError, LookupError) as exc:
         _fail(str(exc))
         raise  # unreachable: _fail exits
+    except DBAPIError as exc:
+        # Only the class and SQLSTATE: the server's text can quote row values.
+        orig = exc.orig
+        _fail(
+            f"the ledger database refused: {type(orig).__name__} (SQLSTATE {getattr(orig, 'sqlstate', None)}). "
+            "Is DUESFLOW_DATABASE_URL the ledger (the stack prints its URL), and migrated (duesflow db upgrade)?"
+        )
+        raise
 
 
 def _read_json(path: Path) -> Any:
