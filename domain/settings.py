@@ -76,6 +76,14 @@ class Settings(BaseSettings):
             raise ValueError("must be a Redis URL such as redis://127.0.0.1:6379/0")
         return value
 
+    @field_validator("reminder_grace", "reminder_interval", "reminder_settle", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        """A plain number of seconds is a duration too (``DUESFLOW_REMINDER_INTERVAL=30``)."""
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        return value
+
     @field_validator("reminder_grace", "reminder_interval", "reminder_settle")
     @classmethod
     def _not_negative(cls, value: dt.timedelta) -> dt.timedelta:

@@ -123,3 +123,46 @@ def test_bad_override_is_a_config_error() -> None:
 def test_unrelated_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DUESFLOW_SOMETHING_ELSE", "whatever")
     assert isinstance(load_settings(), Settings)
+
+
+def test_reminder_and_smtp_settings_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUESFLOW_REMINDER_GRACE", "P3D")
+    monkeypatch.setenv("DUESFLOW_REMINDER_INTERVAL", "30")
+    monkeypatch.setenv("DUESFLOW_SMTP_SECURITY", "starttls")
+    monkeypatch.setenv("DUESFLOW_SEPA_RETRY_OFFSETS_DAYS", "[2, 5]")
+    settings = load_settings()
+    assert settings.reminder_grace.days == 3 and settings.reminder_interval.total_seconds() == 30
+    assert settings.smtp_security == "starttls" and settings.sepa_retry_offsets_days == [2, 5]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DUESFLOW_REMINDER_INTERVAL", "fortnight"),
+        ("DUESFLOW_REMINDER_GRACE", "-P1D"),
+        ("DUESFLOW_SMTP_PORT", "0"),
+        ("DUESFLOW_SMTP_SECURITY", "ssl3"),
+        ("DUESFLOW_SMTP_SENDER", "not-an-address"),
+        ("DUESFLOW_SEPA_RETRY_OFFSETS_DAYS", "[7, 3]"),
+        ("DUESFLOW_REMINDER_LANGUAGE", "de"),
+    ],
+)
+def test_bad_reminder_and_smtp_values_name_their_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=variable):
+        load_settings()
+
+
+def test_smtp_password_is_never_shown_but_reaches_the_worker_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from domain.settings import as_environment
+
+    monkeypatch.setenv("DUESFLOW_SMTP_PASSWORD", "hunter2")
+    settings = load_settings()
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())
+    env = as_environment(settings)
+    assert env["DUESFLOW_SMTP_PASSWORD"] == "hunter2"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert load_settings() == settings

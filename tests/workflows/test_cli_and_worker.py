@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -21,7 +22,22 @@ from ledger.schema import customers
 from tests.conftest import FIXTURES
 
 BIN = Path(sys.executable).parent
-COMMANDS = ["stack", "submit", "import", "progress", "history", "totals", "db", "db upgrade"]
+COMMANDS = [
+    "stack",
+    "submit",
+    "import",
+    "progress",
+    "history",
+    "totals",
+    "reminders",
+    "overdue",
+    "handed-off",
+    "retries",
+    "upkeep",
+    "schedules",
+    "db",
+    "db upgrade",
+]
 
 
 def cli_env(settings: Settings, client: Client, **extra: str) -> dict[str, str]:
@@ -151,3 +167,34 @@ async def test_worker_shuts_down_cleanly_on_signal(settings: Settings, temporal_
     assert proc.returncode == 0, seen + rest.decode()
     assert rest.decode().count("worker stopped") == 2
     assert "Fatal Python error" not in rest.decode()
+
+
+async def test_reminder_reads_and_upkeep_from_the_command_line(
+    settings: Settings, temporal_client: Client, duesflow: Any, workers: Any, site: str
+) -> None:
+    from tests import builders as b
+
+    env = cli_env(settings, temporal_client)
+
+    await duesflow.load_reference_data([b.customer("C1"), b.member("M1", "C1")], site=site)
+    doc = b.invoice("INV-9", "C1", 30.0, posting_date="2026-09-01", due_date="2026-10-01", member_name="M1")
+    await duesflow.wait((await duesflow.submit(doc, site=site, user="u@example.nl")).workflow_id)
+
+    overdue = await run_cli(env, "overdue", "--on", "2026-11-15", "--site", site)
+    assert overdue[0] == 0, overdue[1]
+    assert "M1" in overdue[1] and "Critical" not in overdue[1] and "Urgent" in overdue[1]  # 45 days
+
+    shown = await run_cli(env, "reminders", "INV-9", "--site", site)
+    assert shown[0] == 0 and "state scheduled" in shown[1]  # the settle period has not passed yet
+    unknown = await run_cli(env, "reminders", "NOPE", "--site", site)
+    assert unknown[0] == 1 and "no reminder case" in unknown[1]
+
+    bad_job = await run_cli(env, "upkeep", "spring-cleaning")
+    assert bad_job[0] == 2 and "job must be one of" in bad_job[1]
+    bad_day = await run_cli(env, "overdue", "--on", "15-11-2026")
+    assert bad_day[0] == 2 and "--on" in bad_day[1]
+
+    args = ("upkeep", "audit-retention", "--on", "2026-11-23", "--site", site)
+    code, out = await run_cli(env, *args)
+    assert code == 0, out
+    assert "audit-retention on 2026-11-23: deleted_critical 0, deleted_error 0, deleted_info 0" in out
