@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,16 +12,11 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
+from infra.embedded import free_port
 from infra.temporal_server import DevServer, ensure_search_attributes, find_temporal_cli, start_dev_server
 
 ATTRS = {"DuesflowSite": "Keyword", "DuesflowAmount": "Int"}
 SITE = SearchAttributeKey.for_keyword("DuesflowSite")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _custom_attrs(client: Client, namespace: str) -> dict[str, int]:
@@ -35,8 +29,8 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServe
     # One in-memory server for the tests that do not need their own lifecycle (keeps the suite fast).
     server = start_dev_server(
         db_file=None,
-        port=_free_port(),
-        ui_port=_free_port(),
+        port=free_port(),
+        ui_port=free_port(),
         search_attributes=ATTRS,
         log_file=tmp_path_factory.mktemp("temporal") / "server.log",
     )
@@ -53,8 +47,8 @@ def test_find_temporal_cli_is_executable() -> None:
 async def test_workflow_and_search_attributes_survive_restart(tmp_path: Path) -> None:
     kwargs = dict(
         db_file=tmp_path / "temporal.db",
-        port=_free_port(),
-        ui_port=_free_port(),
+        port=free_port(),
+        ui_port=free_port(),
         namespace="duesflow",
         search_attributes=ATTRS,
         log_file=tmp_path / "server.log",
@@ -91,7 +85,7 @@ async def test_workflow_and_search_attributes_survive_restart(tmp_path: Path) ->
 async def test_second_start_reuses_running_server(shared_server: DevServer) -> None:
     port = int(shared_server.address.rsplit(":", 1)[1])
     reused = start_dev_server(
-        db_file=None, port=port, ui_port=_free_port(), search_attributes={"DuesflowBatch": "Keyword"}
+        db_file=None, port=port, ui_port=free_port(), search_attributes={"DuesflowBatch": "Keyword"}
     )
     assert not reused.owns_process
     assert reused.address == shared_server.address
