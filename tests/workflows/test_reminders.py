@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,7 @@ from temporalio.service import RPCError
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
 from temporalio.worker import Replayer
 
+import worker as worker_module
 from domain.reminder_mail import message_id
 from domain.reminders import ReminderStatus
 from domain.settings import Settings
@@ -218,3 +220,46 @@ async def test_small_invoices_and_credit_notes_get_no_reminder_flow(
     with pytest.raises(RPCError, match="not found"):
         await temporal_client.get_workflow_handle(reminders_id(site, "INV-6")).describe()
     assert await duesflow.reminders(site, "INV-6") is None
+
+
+async def test_a_worker_restart_between_levels_sends_each_level_once(
+    temporal_client: Client, settings: Settings, engine: Engine, cache: ReadCache, site: str, smtp_sink: MailSink
+) -> None:
+    """The flow runs on its own task queues here, so its worker can be stopped and a new one started while the
+    session's workers stay up: the new worker rebuilds the flow from its history and sends level 2 only."""
+    run = uuid.uuid4().hex[:6]
+    own = settings.model_copy(
+        update={"workflow_task_queue": f"restart-wf-{run}", "background_task_queue": f"restart-bg-{run}"}
+    )
+    skipper, duesflow = skipping_client(temporal_client, own, engine, cache, enabled=False)
+
+    async def serve_until(stop: asyncio.Event) -> None:
+        with worker_module.ActivityPools.create(own) as pools:
+            await worker_module.serve(
+                worker_module.build_workers(temporal_client, own, engine, cache, pools), stop, "t"
+            )
+
+    first_stop = asyncio.Event()
+    first = asyncio.create_task(serve_until(first_stop))
+    await association(duesflow, site)
+    due = TODAY - dt.timedelta(days=1)
+    doc = b.invoice("INV-R", "C1", 30.0, posting_date=str(due), due_date=str(due), member_name="M1")
+    await duesflow.wait((await duesflow.submit(doc, site=site, user=USER)).workflow_id)
+    flow = reminder_flow(temporal_client, site, "INV-R")
+    assert await skipper.fast_forward(flow, dt.timedelta(days=10))
+    assert len(mails(smtp_sink, site, "INV-R", 1)) == 1
+    first_stop.set()
+    await first
+
+    # A new worker (no cached state: it replays the flow's history from the server) takes over.
+    second_stop = asyncio.Event()
+    second = asyncio.create_task(serve_until(second_stop))
+    try:
+        assert await skipper.fast_forward(flow, dt.timedelta(days=14))
+        status = await flow.query(ReminderWorkflow.status)
+        assert status is not None and (status.levels_sent, status.next_level) == (2, 3)
+    finally:
+        second_stop.set()
+        await second
+    assert len(mails(smtp_sink, site, "INV-R", 1)) == 1
+    assert len(mails(smtp_sink, site, "INV-R", 2)) == 1
