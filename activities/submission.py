@@ -6,12 +6,15 @@ recorded (the audit record's dedupe key is the workflow id) and returns it uncha
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import Connection, Engine
 from temporalio import activity
 
 from activities.step import failures_as_application_errors
 from domain.contracts import PaymentEntry, SalesInvoice
 from domain.messages import SubmissionInput
+from domain.reminders import reminders_ended_by
 from domain.validation import InvoiceContext, PaymentContext, validate_payment_entry, validate_sales_invoice
 from domain.verdicts import FieldError, Verdict
 from ledger import audit
@@ -95,7 +98,14 @@ def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry) -> Verdict:
         invoices=invoice_balances(conn, site, names, exclude_payment=doc.name, lock=doc.is_member_payment),
         mandates=mandates_of(conn, site, members) if doc.is_sepa else (),
     )
-    return _verdict(validate_payment_entry(doc, ctx), members)
+    verdict = _verdict(validate_payment_entry(doc, ctx), members)
+    if verdict.accepted and doc.is_member_payment:
+        allocated: dict[str, Decimal] = {}
+        for ref in doc.references:
+            if ref.reference_doctype == "Sales Invoice" and ref.reference_name:
+                allocated[ref.reference_name] = allocated.get(ref.reference_name, Decimal(0)) + ref.allocated_amount
+        verdict.ends_reminders = reminders_ended_by(allocated, ctx.invoices)
+    return verdict
 
 
 def _cancellation_verdict(conn: Connection, site: str, doc: PaymentEntry | SalesInvoice) -> Verdict:

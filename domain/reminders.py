@@ -57,6 +57,17 @@ def closing_reason(*, docstatus: int, outstanding: Decimal, credited: Decimal) -
     return None
 
 
+def reminders_ended_by(allocations: dict[str, Decimal], balances: dict[str, object]) -> list[str]:
+    """Invoices whose running reminder flow a payment ends: it brings their outstanding (before it) to zero or
+    below. ``balances`` maps invoice names to objects with ``outstanding`` and ``reminding``."""
+    ended = []
+    for name, allocated in sorted(allocations.items()):
+        balance = balances.get(name)
+        if balance is not None and balance.reminding and balance.outstanding - allocated <= 0:  # type: ignore[attr-defined]
+            ended.append(name)
+    return ended
+
+
 def days_overdue(due_date: dt.date, on_date: dt.date) -> int:
     return max((on_date - due_date).days, 0)
 

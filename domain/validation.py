@@ -34,6 +34,8 @@ class InvoiceBalance:
     docstatus: int
     outstanding: Decimal
     member: str | None = None
+    # The invoice's reminder flow is running (its dunning case is open).
+    reminding: bool = False
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ class Verdict(BaseModel):
     members: list[str] = Field(default_factory=list)
     # False for documents that are accepted and audited but start no member pipeline (bug B9).
     runs_pipeline: bool = True
+    # Invoices this payment settles whose reminder flow is running: the workflow tells those flows to end.
+    ends_reminders: list[str] = Field(default_factory=list)
 
     @property
     def accepted(self) -> bool:

@@ -12,6 +12,7 @@ from domain.errors import BusinessRuleViolation
 from domain.validation import InvoiceBalance, MandateState
 from ledger.schema import (
     customers,
+    dunning_cases,
     invoice_items,
     invoices,
     mandates,
@@ -88,12 +89,22 @@ _LOCK_INVOICES = (
     .order_by(invoices.c.name)
     .with_for_update()
 )
+_REMINDING = (
+    select(literal(True))
+    .where(
+        dunning_cases.c.site == invoices.c.site,
+        dunning_cases.c.invoice == invoices.c.name,
+        dunning_cases.c.state.in_(["scheduled", "reminding"]),
+    )
+    .exists()
+)
 _BALANCES = select(
     invoices.c.name,
     invoices.c.customer,
     invoices.c.docstatus,
     invoices.c.member,
     invoices.c.grand_total - paid_to_invoice(excluding_payment=True) - credited_to_invoice(),
+    _REMINDING,
 ).where(invoices.c.site == bindparam("site"), invoices.c.name.in_(_NAMES))
 
 
@@ -109,7 +120,12 @@ def invoice_balances(
         conn.execute(_LOCK_INVOICES, params)
     return {
         r.name: InvoiceBalance(
-            name=r.name, customer=r.customer, docstatus=r.docstatus, outstanding=Decimal(r[4]), member=r.member
+            name=r.name,
+            customer=r.customer,
+            docstatus=r.docstatus,
+            outstanding=Decimal(r[4]),
+            member=r.member,
+            reminding=bool(r[5]),
         )
         for r in conn.execute(_BALANCES, params)
     }

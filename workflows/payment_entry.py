@@ -27,14 +27,12 @@ class PaymentEntryWorkflow(PipelineWorkflow):
         if not (verdict.accepted and verdict.runs_pipeline):
             return pipeline.result()
 
-        invoices = [
-            r.reference_name for r in doc.references if r.reference_doctype == "Sales Invoice" and r.reference_name
-        ]
-        # The invoices' reminder flows look at the ledger now (step 1 has recorded this payment) and end if it
-        # settled them; alongside the steps. Histories recorded before reminders existed replay without this.
+        # Step 1 found which running reminder flows this payment settles: they look at the ledger now and end
+        # (alongside the steps). Other flows find the payment when they next check, before any send.
+        # Histories recorded before reminders existed replay without this.
         touched = (
-            asyncio.create_task(touch_reminders(inp.site, invoices, "payment"))
-            if doc.docstatus == 1 and invoices and workflow.patched("reminders")
+            asyncio.create_task(touch_reminders(inp.site, verdict.ends_reminders, "payment"))
+            if verdict.ends_reminders and workflow.patched("reminders")
             else None
         )
 

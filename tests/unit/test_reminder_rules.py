@@ -17,6 +17,7 @@ from domain.reminders import (
     needs_reminders,
     overdue_band,
     overdue_report,
+    reminders_ended_by,
 )
 
 POLICY = ReminderPolicy()
@@ -166,3 +167,20 @@ def test_message_id_is_stable_per_invoice_and_level() -> None:
     assert first != message_id("site.nl", "INV-1", 2, "example.nl")
     assert first != message_id("other.nl", "INV-1", 1, "example.nl")
     assert first.startswith("<reminder-1-") and first.endswith("@example.nl>")
+
+
+def test_a_payment_ends_the_running_flows_of_the_invoices_it_settles() -> None:
+    from domain.validation import InvoiceBalance
+
+    def balance(name: str, outstanding: str, reminding: bool = True) -> InvoiceBalance:
+        return InvoiceBalance(
+            name=name, customer="C", docstatus=1, outstanding=Decimal(outstanding), reminding=reminding
+        )
+
+    balances = {
+        "FULL": balance("FULL", "30.00"),
+        "PART": balance("PART", "30.00"),
+        "QUIET": balance("QUIET", "15.00", reminding=False),  # no running flow: nothing to tell
+    }
+    allocations = {"FULL": Decimal("30.00"), "PART": Decimal("10.00"), "QUIET": Decimal("15.00"), "GONE": Decimal(5)}
+    assert reminders_ended_by(allocations, balances) == ["FULL"]
