@@ -144,7 +144,13 @@ class ReminderActivities:
         if reason is None:
             return None
         ledger.update_case(conn, call.site, call.invoice, reason)
-        _audit(conn, call, f"reminders_ended_{reason}", "info")
+        info = activity.info()
+        audit.append(
+            conn,
+            ledger.reminders_ended_entry(
+                call.site, call.actor, call.invoice, reason, info.workflow_id, info.workflow_run_id
+            ),
+        )
         case = _locked_case(conn, call)
         return ReminderOutcome(outcome="closed", state=reason, levels_sent=case.levels_sent)
 

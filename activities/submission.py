@@ -29,6 +29,7 @@ from ledger.documents import (
     save_payment,
     stored_document,
 )
+from ledger.reminders import close_settled, reminders_ended_entry
 
 
 class SubmissionActivities:
@@ -56,6 +57,11 @@ class SubmissionActivities:
             else:
                 verdict = _invoice_verdict(conn, inp.site, doc)
             verdict = verdict.model_copy(update={"workflow_id": info.workflow_id})
+            for invoice in verdict.ends_reminders:
+                entry = reminders_ended_entry(
+                    inp.site, inp.user, invoice, "settled", info.workflow_id, info.workflow_run_id
+                )
+                audit.append(conn, entry)
             if verdict.accepted and cancellation:
                 mark_cancelled(conn, inp.site, doc.doctype, doc.name)
             elif verdict.accepted and isinstance(doc, PaymentEntry):
@@ -104,7 +110,7 @@ def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry) -> Verdict:
         for ref in doc.references:
             if ref.reference_doctype == "Sales Invoice" and ref.reference_name:
                 allocated[ref.reference_name] = allocated.get(ref.reference_name, Decimal(0)) + ref.allocated_amount
-        verdict.ends_reminders = reminders_ended_by(allocated, ctx.invoices)
+        verdict.ends_reminders = close_settled(conn, site, reminders_ended_by(allocated, ctx.invoices))
     return verdict
 
 

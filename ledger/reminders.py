@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Row, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.reminders import CaseState, ReminderView
+from ledger import audit
 from ledger.documents import credited_to_invoice, paid_to_invoice
 from ledger.schema import dunning_cases, invoices, members, reminder_messages
 
@@ -189,3 +190,40 @@ def case_counts(conn: Connection, site: str) -> dict[str, int]:
         select(dunning_cases.c.state, func.count()).where(dunning_cases.c.site == site).group_by(dunning_cases.c.state)
     )
     return {state: count for state, count in rows}
+
+
+def close_settled(conn: Connection, site: str, invoices: list[str]) -> list[str]:
+    """Step 1 of a payment that settles these invoices closes their open cases in its own transaction (waiting for a
+    reminder being sent right now to commit first); returns the ones it closed. Their flows are then told to end
+    and need no ledger call of their own."""
+    if not invoices:
+        return []
+    rows = conn.execute(
+        dunning_cases.update()
+        .where(
+            dunning_cases.c.site == site,
+            dunning_cases.c.invoice.in_(invoices),
+            dunning_cases.c.state.in_(["scheduled", "reminding"]),
+        )
+        .values(state="settled", closed_at=func.now(), next_level=None, next_due=None, updated_at=func.now())
+        .returning(dunning_cases.c.invoice, dunning_cases.c.member)
+    ).all()
+    return sorted(r.invoice for r in rows)
+
+
+def reminders_ended_entry(
+    site: str, actor: str, invoice: str, reason: str, workflow_id: str | None, run_id: str | None = None
+) -> audit.AuditEntry:
+    """The audit record of a case's end, whichever path closed it (a case closes once: one key per invoice)."""
+    return audit.AuditEntry(
+        actor=actor,
+        site=site,
+        doctype="Sales Invoice",
+        name=invoice,
+        event=f"reminders_ended_{reason}",
+        step="reminders",
+        outcome=reason,
+        workflow_id=workflow_id,
+        run_id=run_id,
+        dedupe_key=f"{site}:Sales Invoice:{invoice}:reminders_ended",
+    )

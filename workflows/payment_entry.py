@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.messages import PipelineResult, SubmissionInput
     from domain.priorities import Level
     from workflows.pipeline import Pipeline, PipelineWorkflow
-    from workflows.reminders import touch_reminders
+    from workflows.reminders import SETTLED_BY_PAYMENT, touch_reminders
 
 
 @workflow.defn
@@ -27,11 +27,11 @@ class PaymentEntryWorkflow(PipelineWorkflow):
         if not (verdict.accepted and verdict.runs_pipeline):
             return pipeline.result()
 
-        # Step 1 found which running reminder flows this payment settles: they look at the ledger now and end
-        # (alongside the steps). Other flows find the payment when they next check, before any send.
+        # Step 1 closed the dunning cases of the invoices this payment settles: their flows end now (alongside the
+        # steps). Other flows find the payment when they next check, before any send.
         # Histories recorded before reminders existed replay without this.
         touched = (
-            asyncio.create_task(touch_reminders(inp.site, verdict.ends_reminders, "payment"))
+            asyncio.create_task(touch_reminders(inp.site, verdict.ends_reminders, SETTLED_BY_PAYMENT))
             if verdict.ends_reminders and workflow.patched("reminders")
             else None
         )

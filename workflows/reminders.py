@@ -51,13 +51,17 @@ def reminder_retry(scale: float) -> RetryPolicy:
 class ReminderWorkflow:
     def __init__(self) -> None:
         self._touched = False
+        self._settled = False
         self._status: ReminderStatus | None = None
 
     @workflow.signal
     def invoice_changed(self, cause: str) -> None:
-        """A payment, credit note or cancellation touched the invoice (``cause`` names which). Repeats are
-        harmless: the flow only looks at the ledger once more."""
+        """A payment, credit note or cancellation touched the invoice (``cause`` names which). "settled" comes from
+        a payment whose step 1 already closed the case in the ledger: the flow ends without a ledger call. Other
+        causes make the flow look at the ledger. Repeats are harmless."""
         self._touched = True
+        if cause == SETTLED_BY_PAYMENT:
+            self._settled = True
 
     @workflow.query
     def status(self) -> ReminderStatus | None:
@@ -82,6 +86,8 @@ class ReminderWorkflow:
             ended = await self._wait_until(due)
             if ended is not None:
                 return self._end(ended.state, ended.levels_sent)
+            if self._settled:  # told while a send was in flight; the ledger was closed after it committed
+                return self._end("settled", self._status.levels_sent)
             if level > FINAL_LEVEL:
                 done = await self._call(ReminderActivities.hand_off, "hand off to the board")
                 return self._end(done.state, done.levels_sent)
@@ -103,11 +109,15 @@ class ReminderWorkflow:
             remaining = due - workflow.now()
             if remaining <= timedelta(0):
                 return None
-            try:
-                await workflow.wait_condition(lambda: self._touched, timeout=remaining)
-            except TimeoutError:
-                return None
+            if not self._settled:
+                try:
+                    await workflow.wait_condition(lambda: self._touched, timeout=remaining)
+                except TimeoutError:
+                    return None
             self._touched = False
+            if self._settled:
+                assert self._status is not None
+                return ReminderOutcome(outcome="closed", state="settled", levels_sent=self._status.levels_sent)
             checked = await self._call(ReminderActivities.check_invoice, "check the invoice")
             if checked.outcome == "closed":
                 return checked
@@ -138,6 +148,9 @@ class ReminderWorkflow:
     def _end(self, state: CaseState, levels_sent: int) -> ReminderStatus:
         self._status = ReminderStatus(invoice=self._inp.invoice, state=state, levels_sent=levels_sent)
         return self._status
+
+
+SETTLED_BY_PAYMENT = "settled"
 
 
 def reminders_id(site: str, invoice: str) -> str:

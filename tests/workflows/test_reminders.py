@@ -153,6 +153,9 @@ async def test_payment_between_levels_ends_the_flow_and_duplicates_send_nothing_
     assert len(mails(smtp_sink, site, "INV-2", 1)) == 1
     view = await duesflow.reminders(site, "INV-2")
     assert view is not None and (view.state, view.levels_sent, view.next_due) == ("settled", [1], None)
+    # The payment's step 1 closed the case (one audit record); the flow ended on its signal.
+    events = [e["event"] for e in await duesflow.audit_trail(site, "Sales Invoice", "INV-2")]
+    assert events.count("reminders_ended_settled") == 1
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     for label, wid in (("payment-signalling-reminders", f"{site}:Payment Entry:PAY-2"), ("reminders-settled", flow.id)):
         history = await temporal_client.get_workflow_handle(wid).fetch_history()
