@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
@@ -55,6 +55,7 @@ from infra.temporal_server import DevServer, ensure_search_attributes
 from ledger.cache import ReadCache
 from ledger.db import make_engine
 from ledger.migrate import upgrade
+from ledger.schema import dunning_cases
 from starter.client import DuesflowClient
 from workflows import search_attributes as sa
 
@@ -199,6 +200,22 @@ async def find_lost(client: Client, samples: Sequence[Sample]) -> None:
         s.error = f"verdict 'pending' for {s.wid}, but no such workflow exists"
 
     await asyncio.gather(*(check(s) for s in samples if s.status == "pending" and s.wid))
+
+
+async def settle_reminder_flows(client: Client, engine: Engine, site: str, timeout: float) -> int:
+    """Wait until every reminder flow the setup's invoices started has opened its dunning case (and so sleeps on its
+    timer), so that no setup work overlaps the measured scenarios; returns how many there are."""
+    query = f"DuesflowSite = '{site}' AND WorkflowType = 'ReminderWorkflow'"
+    deadline = time.monotonic() + timeout
+    while True:
+        flows = (await client.count_workflows(query)).count
+        with engine.connect() as conn:
+            cases = conn.execute(
+                select(func.count()).select_from(dunning_cases).where(dunning_cases.c.site == site)
+            ).scalar_one()
+        if cases >= flows or time.monotonic() > deadline:
+            return flows
+        await asyncio.sleep(0.2)
 
 
 async def drain(
@@ -358,6 +375,7 @@ class Bench:
         samples = await drive(DuesflowTarget(self.duesflow, self.site, USER), demo.invoices, rate=None, concurrency=32)
         await drain(self.temporal, self.site, since, samples, self.cfg.result_timeout, self.cfg.stall_timeout)
         setup = summarize("setup", "demo invoices (burst)", "duesflow", samples, concurrency=32)
+        reminder_flows = await settle_reminder_flows(self.temporal, self.engine, self.site, self.cfg.stall_timeout)
         elapsed = time.perf_counter() - t0
         bad = setup.rejected + setup.pending + setup.errors
         self.info["demo"] = {
@@ -372,7 +390,8 @@ class Bench:
         print(
             f"setup: {report.customers} customers, {report.members} members, {report.mandates} mandates; "
             f"{len(demo.invoices)} invoices submitted through duesflow in {elapsed:.1f}s "
-            f"({len(demo.invoices) / elapsed:.1f}/s, {bad} not accepted); {len(demo.payments)} payment entries",
+            f"({len(demo.invoices) / elapsed:.1f}/s, {bad} not accepted, {reminder_flows} reminder flows waiting); "
+            f"{len(demo.payments)} payment entries",
             flush=True,
         )
         for p in setup.problems:
