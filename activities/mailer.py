@@ -31,7 +31,8 @@ class SmtpMailer:
     def send(self, msg: EmailMessage) -> None:
         """One SMTP transaction per message; raises on any refusal, so the activity's retry policy applies."""
         s = self._settings
-        context = ssl.create_default_context()
+        # The system's trust store, or a private CA's file (an association's own mail server).
+        context = ssl.create_default_context(cafile=s.smtp_ca_file)
         smtp: smtplib.SMTP
         if s.smtp_security == "tls":
             smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout_seconds, context=context)

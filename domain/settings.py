@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_sender: str = Field("ledenadministratie@duesflow.local", pattern=r"^[^@\s]+@[^@\s]+$")
     smtp_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    smtp_ca_file: str | None = Field(None, description="PEM file of the CA that signed the SMTP server's certificate")
 
     # SEPA returns (domain.md §4): retry collections this many days after a transient return (weekends skipped).
     sepa_retry_offsets_days: list[int] = Field([3, 7, 14], min_length=1, max_length=10)
