@@ -103,6 +103,7 @@ def build_workers(
             reminders.check_invoice,
             reminders.send_reminder,
             reminders.hand_off,
+            reminders.stop_dunning_case,
             upkeep.run_mandate_lifecycle,
             upkeep.roll_up_analytics,
             upkeep.apply_audit_retention,

@@ -136,6 +136,26 @@ class ReminderActivities:
             _audit(conn, call, "handed_off", "warning", levels_sent=case.levels_sent)
             return ReminderOutcome(outcome="handed_off", state="handed_off", levels_sent=case.levels_sent)
 
+    @activity.defn
+    @failures_as_application_errors
+    def stop_dunning_case(self, call: ReminderCall) -> ReminderOutcome:
+        """An operator cancelled the flow: the case is closed as stopped, so no read shows it still reminding."""
+        with self._engine.begin() as conn:
+            case = ledger.lock_case(conn, call.site, call.invoice)
+            if case is None:  # cancelled before its case was opened: nothing to close
+                return ReminderOutcome(outcome="closed", state="stopped")
+            if case.state not in ("scheduled", "reminding"):
+                return ReminderOutcome(outcome="closed", state=case.state, levels_sent=case.levels_sent)
+            ledger.update_case(conn, call.site, call.invoice, "stopped")
+            info = activity.info()
+            audit.append(
+                conn,
+                ledger.reminders_ended_entry(
+                    call.site, call.actor, call.invoice, "stopped", info.workflow_id, info.workflow_run_id
+                ),
+            )
+            return ReminderOutcome(outcome="closed", state="stopped", levels_sent=case.levels_sent)
+
     def _close_if_done(self, conn: Connection, call: ReminderCall) -> ReminderOutcome | None:
         standing = _standing(conn, call)
         reason: ClosingReason | None = closing_reason(

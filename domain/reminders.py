@@ -12,10 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 LEVEL_TITLES = {1: "Friendly Reminder", 2: "Urgent Notice", 3: "Final Notice"}
 FINAL_LEVEL = max(LEVEL_TITLES)
 
-# What a dunning case can be; the last five end the flow.
-CaseState = Literal["scheduled", "reminding", "settled", "credited", "cancelled", "handed_off"]
+# What a dunning case can be; all but the first two end the flow.
+# "stopped": an operator cancelled the flow (temporal workflow cancel); the invoice itself may still be owed.
+CaseState = Literal["scheduled", "reminding", "settled", "credited", "cancelled", "handed_off", "stopped"]
 ClosingReason = Literal["settled", "credited", "cancelled"]
-CLOSED_STATES = ("settled", "credited", "cancelled", "handed_off")
+CLOSED_STATES = ("settled", "credited", "cancelled", "handed_off", "stopped")
 
 Band = Literal["Critical", "Urgent", "Overdue", "Due"]
 

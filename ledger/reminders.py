@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from domain.reminders import CaseState, ReminderView
+from domain.reminders import CLOSED_STATES, CaseState, ReminderView
 from ledger import audit
 from ledger.documents import credited_to_invoice, paid_to_invoice
 from ledger.schema import dunning_cases, invoices, members, reminder_messages
@@ -103,7 +103,7 @@ def update_case(conn: Connection, site: str, invoice: str, state: CaseState, **v
     )
 
 
-_CLOSED = ("settled", "credited", "cancelled", "handed_off")
+_CLOSED = CLOSED_STATES
 
 
 def view(conn: Connection, site: str, invoice: str) -> ReminderView | None:

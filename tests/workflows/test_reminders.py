@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
@@ -266,3 +266,22 @@ async def test_a_worker_restart_between_levels_sends_each_level_once(
         await second
     assert len(mails(smtp_sink, site, "INV-R", 1)) == 1
     assert len(mails(smtp_sink, site, "INV-R", 2)) == 1
+
+
+async def test_an_operator_cancelling_the_flow_closes_its_case(
+    duesflow: DuesflowClient, temporal_client: Client, workers: Any, site: str
+) -> None:
+    await association(duesflow, site)
+    doc = b.invoice("INV-C", "C1", 30.0, member_name="M1")
+    await duesflow.wait((await duesflow.submit(doc, site=site, user=USER)).workflow_id)
+    flow = reminder_flow(temporal_client, site, "INV-C")
+    for _ in range(200):  # until the flow has opened its case in the ledger
+        if (await duesflow.reminders(site, "INV-C")) is not None:
+            break
+        await asyncio.sleep(0.05)
+    await flow.cancel()  # what `temporal workflow cancel` does
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(flow.result(), timeout=60)
+    assert (await flow.describe()).status == WorkflowExecutionStatus.CANCELED
+    view = await duesflow.reminders(site, "INV-C")
+    assert view is not None and (view.state, view.next_due) == ("stopped", None)
