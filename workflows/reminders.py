@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.reminders import ReminderActivities
@@ -156,6 +157,8 @@ class ReminderWorkflow:
             retry_policy=reminder_retry(inp.retry_interval_scale),
             priority=Priority(priority_key=int(Level.NORMAL)),
             summary=summary,
+            # An operator's cancel waits for a running step to finish: its commit then precedes the case's stop.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
 
     def _end(self, state: CaseState, levels_sent: int) -> ReminderStatus:
