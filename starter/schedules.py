@@ -67,7 +67,9 @@ async def ensure_schedules(client: Client, settings: Settings) -> dict[str, str]
             done[sid] = "created"
         except ScheduleAlreadyRunningError:
 
-            def update(_: ScheduleUpdateInput, schedule: Schedule = schedule) -> ScheduleUpdate:
+            def update(current: ScheduleUpdateInput, schedule: Schedule = schedule) -> ScheduleUpdate:
+                # The definition is this code's; the state (paused by an operator, with its note) is theirs.
+                schedule.state = current.description.schedule.state
                 return ScheduleUpdate(schedule=schedule)
 
             await client.get_schedule_handle(sid).update(update)

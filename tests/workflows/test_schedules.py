@@ -22,6 +22,8 @@ async def test_schedules_are_created_once_and_brought_up_to_date(temporal_client
         if existing.id.startswith("duesflow-"):
             await temporal_client.get_schedule_handle(existing.id).delete()
     first = await ensure_schedules(temporal_client, settings)
+    # An operator pauses one; a worker restart brings the definitions up to date but leaves the pause alone.
+    await temporal_client.get_schedule_handle(schedule_id("analytics-rollup")).pause(note="month-end close")
     second = await ensure_schedules(temporal_client, settings)
     ids = [schedule_id(job) for job in JOBS]
     assert first == dict.fromkeys(ids, "created")
@@ -34,6 +36,9 @@ async def test_schedules_are_created_once_and_brought_up_to_date(temporal_client
         assert calendar.hour[0].start == HOURS[job]
         assert isinstance(desc.schedule.action, ScheduleActionStartWorkflow)
         assert desc.schedule.action.task_queue == settings.workflow_task_queue
+        assert desc.schedule.state.paused is (job == "analytics-rollup")
+    paused = await temporal_client.get_schedule_handle(schedule_id("analytics-rollup")).describe()
+    assert paused.schedule.state.note == "month-end close"
 
 
 async def test_a_scheduled_run_reports_and_a_second_run_changes_nothing(
