@@ -9,10 +9,18 @@ from sqlalchemy import Connection, Engine, Row
 from temporalio import activity
 
 from activities.mailer import SmtpMailer
-from activities.step import failures_as_application_errors
+from activities.step import append_traced, failures_as_application_errors
 from domain.errors import BusinessRuleViolation
 from domain.reminder_mail import ReminderContent, message_id, render
-from domain.reminders import ClosingReason, ReminderCall, ReminderOutcome, closing_reason, days_overdue
+from domain.reminders import (
+    OPEN_STATES,
+    CaseState,
+    Outcome,
+    ReminderCall,
+    ReminderOutcome,
+    closing_reason,
+    days_overdue,
+)
 from ledger import audit
 from ledger import reminders as ledger
 from ledger.reminders import InvoiceStanding
@@ -33,11 +41,7 @@ class ReminderActivities:
             case = ledger.open_case(
                 conn, call.site, call.invoice, call.member, call.next_due, activity.info().workflow_id
             )
-            if case.state in ("scheduled", "reminding"):
-                closed = self._close_if_done(conn, call)
-                if closed:
-                    return closed
-            return ReminderOutcome(outcome="open", state=case.state, levels_sent=case.levels_sent)
+            return _ended(conn, call, case) or _outcome("open", case)
 
     @activity.defn
     @failures_as_application_errors
@@ -45,10 +49,7 @@ class ReminderActivities:
         """Called when a payment, credit note or cancellation touched the invoice: close the case if it is done."""
         with self._engine.begin() as conn:
             case = _locked_case(conn, call)
-            if case.state not in ("scheduled", "reminding"):
-                return ReminderOutcome(outcome="closed", state=case.state, levels_sent=case.levels_sent)
-            closed = self._close_if_done(conn, call)
-            return closed or ReminderOutcome(outcome="open", state=case.state, levels_sent=case.levels_sent)
+            return _ended(conn, call, case) or _outcome("open", case)
 
     @activity.defn
     @failures_as_application_errors
@@ -59,18 +60,11 @@ class ReminderActivities:
             case = _locked_case(conn, call)
             earlier = ledger.sent_message(conn, call.site, call.invoice, call.level)
             if earlier is not None:
-                return ReminderOutcome(
-                    outcome="already_sent",
-                    state=case.state,
-                    levels_sent=case.levels_sent,
-                    message_id=earlier.message_id,
-                )
-            if case.state not in ("scheduled", "reminding"):
-                return ReminderOutcome(outcome="closed", state=case.state, levels_sent=case.levels_sent)
-            closed = self._close_if_done(conn, call)
-            if closed:
-                return closed
+                return _outcome("already_sent", case).model_copy(update={"message_id": earlier.message_id})
             standing = _standing(conn, call)
+            ended = _ended(conn, call, case, standing)
+            if ended:
+                return ended
             person = ledger.contact(conn, call.site, call.member)
             content = ReminderContent(
                 level=call.level,
@@ -127,11 +121,9 @@ class ReminderActivities:
         """After the final notice went unanswered: flag the invoice for the board (suspension or collection)."""
         with self._engine.begin() as conn:
             case = _locked_case(conn, call)
-            if case.state not in ("scheduled", "reminding"):
-                return ReminderOutcome(outcome="closed", state=case.state, levels_sent=case.levels_sent)
-            closed = self._close_if_done(conn, call)
-            if closed:
-                return closed
+            ended = _ended(conn, call, case)
+            if ended:
+                return ended
             ledger.update_case(conn, call.site, call.invoice, "handed_off")
             _audit(conn, call, "handed_off", "warning", levels_sent=case.levels_sent)
             return ReminderOutcome(outcome="handed_off", state="handed_off", levels_sent=case.levels_sent)
@@ -144,35 +136,34 @@ class ReminderActivities:
             case = ledger.lock_case(conn, call.site, call.invoice)
             if case is None:  # cancelled before its case was opened: nothing to close
                 return ReminderOutcome(outcome="closed", state="stopped")
-            if case.state not in ("scheduled", "reminding"):
-                return ReminderOutcome(outcome="closed", state=case.state, levels_sent=case.levels_sent)
-            ledger.update_case(conn, call.site, call.invoice, "stopped")
-            info = activity.info()
-            audit.append(
-                conn,
-                ledger.reminders_ended_entry(
-                    call.site, call.actor, call.invoice, "stopped", info.workflow_id, info.workflow_run_id
-                ),
-            )
+            if case.state not in OPEN_STATES:
+                return _outcome("closed", case)
+            _close(conn, call, "stopped")
             return ReminderOutcome(outcome="closed", state="stopped", levels_sent=case.levels_sent)
 
-    def _close_if_done(self, conn: Connection, call: ReminderCall) -> ReminderOutcome | None:
-        standing = _standing(conn, call)
-        reason: ClosingReason | None = closing_reason(
-            docstatus=standing.docstatus, outstanding=standing.outstanding, credited=standing.credited
-        )
-        if reason is None:
-            return None
-        ledger.update_case(conn, call.site, call.invoice, reason)
-        info = activity.info()
-        audit.append(
-            conn,
-            ledger.reminders_ended_entry(
-                call.site, call.actor, call.invoice, reason, info.workflow_id, info.workflow_run_id
-            ),
-        )
-        case = _locked_case(conn, call)
-        return ReminderOutcome(outcome="closed", state=reason, levels_sent=case.levels_sent)
+
+def _outcome(outcome: Outcome, case: Row) -> ReminderOutcome:
+    return ReminderOutcome(outcome=outcome, state=case.state, levels_sent=case.levels_sent)
+
+
+def _ended(
+    conn: Connection, call: ReminderCall, case: Row, standing: InvoiceStanding | None = None
+) -> ReminderOutcome | None:
+    """The outcome "closed" when the case has ended, or ends now because the invoice is settled, credited or
+    cancelled (closed and audited here); None while the invoice is still owed."""
+    if case.state not in OPEN_STATES:
+        return _outcome("closed", case)
+    standing = standing or _standing(conn, call)
+    reason = closing_reason(docstatus=standing.docstatus, outstanding=standing.outstanding, credited=standing.credited)
+    if reason is None:
+        return None
+    _close(conn, call, reason)
+    return ReminderOutcome(outcome="closed", state=reason, levels_sent=case.levels_sent)
+
+
+def _close(conn: Connection, call: ReminderCall, state: CaseState) -> None:
+    ledger.update_case(conn, call.site, call.invoice, state)
+    append_traced(conn, ledger.reminders_ended_entry(call.site, call.actor, call.invoice, state))
 
 
 def _locked_case(conn: Connection, call: ReminderCall) -> Row:
@@ -190,8 +181,7 @@ def _standing(conn: Connection, call: ReminderCall) -> InvoiceStanding:
 
 
 def _audit(conn: Connection, call: ReminderCall, event: str, severity: str, **details: object) -> None:
-    info = activity.info()
-    audit.append(
+    append_traced(
         conn,
         audit.AuditEntry(
             actor=call.actor,
@@ -202,9 +192,7 @@ def _audit(conn: Connection, call: ReminderCall, event: str, severity: str, **de
             step=f"reminder:{call.level}" if call.level else "reminders",
             severity=severity,
             outcome=event,
-            details={**details, "member": call.member, "attempt": info.attempt},
-            workflow_id=info.workflow_id,
-            run_id=info.workflow_run_id,
+            details={**details, "member": call.member},
             dedupe_key=f"{call.site}:Sales Invoice:{call.invoice}:{event}:{call.level}",
         ),
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Engine
 from temporalio import activity
 
-from activities.step import audit_step_completed, failures_as_application_errors
+from activities.step import append_traced, audit_step_completed, failures_as_application_errors
 from domain.messages import StepInput, StepResult
 from domain.sepa_returns import DEFAULT_OFFSETS
 from ledger import audit
@@ -51,8 +51,7 @@ class SepaActivities:
 def _audit_decision(conn: Connection, inp: StepInput, returned: ReturnedCollection) -> None:
     """Each return decision is audited once, on the return payment's trail."""
     d = returned.decision
-    info = activity.info()
-    audit.append(
+    append_traced(
         conn,
         audit.AuditEntry(
             actor=inp.actor,
@@ -70,8 +69,6 @@ def _audit_decision(conn: Connection, inp: StepInput, returned: ReturnedCollecti
                 "attempt": d.attempt,
                 "due_date": d.due_date.isoformat() if d.due_date else None,
             },
-            workflow_id=info.workflow_id,
-            run_id=info.workflow_run_id,
             dedupe_key=f"{inp.site}:{inp.doctype}:{inp.name}:return-decision:{returned.invoice}",
         ),
     )

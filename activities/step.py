@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable
@@ -57,10 +58,23 @@ def safe_message(exc: Exception) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+def append_traced(conn: Connection, entry: audit.AuditEntry) -> bool:
+    """Append an audit record that names the workflow run and the attempt that wrote it."""
+    info = activity.info()
+    return audit.append(
+        conn,
+        dataclasses.replace(
+            entry,
+            details={**entry.details, "attempt": info.attempt},
+            workflow_id=info.workflow_id,
+            run_id=info.workflow_run_id,
+        ),
+    )
+
+
 def audit_step_completed(conn: Connection, step: str, inp: StepInput, outcome: str, **details: Any) -> None:
     """Written in the step's own transaction: the effect and its audit record commit together or not at all."""
-    info = activity.info()
-    audit.append(
+    append_traced(
         conn,
         audit.AuditEntry(
             actor=inp.actor,
@@ -70,9 +84,7 @@ def audit_step_completed(conn: Connection, step: str, inp: StepInput, outcome: s
             event="step_completed",
             step=step,
             outcome=outcome,
-            details={**details, "attempt": info.attempt},
-            workflow_id=info.workflow_id,
-            run_id=info.workflow_run_id,
-            dedupe_key=f"{info.workflow_id}:{step}:completed",
+            details=details,
+            dedupe_key=f"{activity.info().workflow_id}:{step}:completed",
         ),
     )

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, Engine
 from temporalio import activity
 
-from activities.step import failures_as_application_errors
+from activities.step import append_traced, failures_as_application_errors
 from domain.contracts import PaymentEntry, SalesInvoice
 from domain.messages import SubmissionInput
 from domain.reminders import reminders_ended_by
@@ -58,10 +58,7 @@ class SubmissionActivities:
                 verdict = _invoice_verdict(conn, inp.site, doc)
             verdict = verdict.model_copy(update={"workflow_id": info.workflow_id})
             for invoice in verdict.ends_reminders:
-                entry = reminders_ended_entry(
-                    inp.site, inp.user, invoice, "settled", info.workflow_id, info.workflow_run_id
-                )
-                audit.append(conn, entry)
+                append_traced(conn, reminders_ended_entry(inp.site, inp.user, invoice, "settled"))
             if verdict.accepted and cancellation:
                 mark_cancelled(conn, inp.site, doc.doctype, doc.name)
             elif verdict.accepted and isinstance(doc, PaymentEntry):

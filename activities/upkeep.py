@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine
 from temporalio import activity
 
 from activities.mailer import SmtpMailer
-from activities.step import failures_as_application_errors
+from activities.step import append_traced, failures_as_application_errors
 from domain.reminder_mail import Language, mandate_warning_id, render_mandate_expiry
 from domain.upkeep import UpkeepInput, UpkeepReport, lifecycle_action, retention_cutoffs, rollup_before
 from ledger import audit
@@ -103,7 +103,7 @@ def _on_date(inp: UpkeepInput) -> dt.date:
 
 
 def _audit(conn: Connection, site: str, mandate_id: str, event: str, outcome: str, on: dt.date) -> None:
-    audit.append(
+    append_traced(
         conn,
         audit.AuditEntry(
             actor="duesflow",

@@ -16,6 +16,7 @@ FINAL_LEVEL = max(LEVEL_TITLES)
 # "stopped": an operator cancelled the flow (temporal workflow cancel); the invoice itself may still be owed.
 CaseState = Literal["scheduled", "reminding", "settled", "credited", "cancelled", "handed_off", "stopped"]
 ClosingReason = Literal["settled", "credited", "cancelled"]
+OPEN_STATES = ("scheduled", "reminding")
 CLOSED_STATES = ("settled", "credited", "cancelled", "handed_off", "stopped")
 
 Band = Literal["Critical", "Urgent", "Overdue", "Due"]

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from domain.contracts import PaymentEntry, SalesInvoice
 from domain.errors import BusinessRuleViolation
+from domain.reminders import OPEN_STATES
 from domain.validation import InvoiceBalance, MandateState
 from ledger.schema import (
     customers,
@@ -82,6 +83,11 @@ def credited_to_invoice() -> ScalarSelect[Decimal]:
     )
 
 
+def outstanding_of_invoice(*, excluding_payment: bool = False) -> ColumnElement[Decimal]:
+    """Grand total − submitted payments' allocations − submitted credit notes, for ``invoices.c.name``."""
+    return invoices.c.grand_total - paid_to_invoice(excluding_payment=excluding_payment) - credited_to_invoice()
+
+
 _NAMES = bindparam("names", expanding=True)
 _LOCK_INVOICES = (
     select(invoices.c.name)
@@ -94,7 +100,7 @@ _REMINDING = (
     .where(
         dunning_cases.c.site == invoices.c.site,
         dunning_cases.c.invoice == invoices.c.name,
-        dunning_cases.c.state.in_(["scheduled", "reminding"]),
+        dunning_cases.c.state.in_(OPEN_STATES),
     )
     .exists()
 )
@@ -103,7 +109,7 @@ _BALANCES = select(
     invoices.c.customer,
     invoices.c.docstatus,
     invoices.c.member,
-    invoices.c.grand_total - paid_to_invoice(excluding_payment=True) - credited_to_invoice(),
+    outstanding_of_invoice(excluding_payment=True),
     _REMINDING,
 ).where(invoices.c.site == bindparam("site"), invoices.c.name.in_(_NAMES))
 

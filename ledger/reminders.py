@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from domain.reminders import CLOSED_STATES, CaseState, ReminderView
+from domain.reminders import CLOSED_STATES, OPEN_STATES, CaseState, ReminderView
 from ledger import audit
-from ledger.documents import credited_to_invoice, paid_to_invoice
+from ledger.documents import credited_to_invoice, outstanding_of_invoice
 from ledger.schema import dunning_cases, invoices, members, reminder_messages
 
 
@@ -60,7 +60,7 @@ def lock_case(conn: Connection, site: str, invoice: str) -> Row | None:
 _STANDING = select(
     invoices.c.docstatus,
     func.coalesce(invoices.c.due_date, invoices.c.posting_date).label("due_date"),
-    (invoices.c.grand_total - paid_to_invoice() - credited_to_invoice()).label("outstanding"),
+    outstanding_of_invoice().label("outstanding"),
     credited_to_invoice().label("credited"),
 )
 
@@ -94,16 +94,18 @@ def record_message(conn: Connection, **values: Any) -> None:
     conn.execute(insert(reminder_messages).values(**values))
 
 
+def _state_values(state: CaseState) -> dict[str, Any]:
+    """A closed case has no next level and records when it closed."""
+    closing = {"closed_at": func.now(), "next_level": None, "next_due": None} if state in CLOSED_STATES else {}
+    return {"state": state, "updated_at": func.now(), **closing}
+
+
 def update_case(conn: Connection, site: str, invoice: str, state: CaseState, **values: Any) -> None:
-    closing = {"closed_at": func.now(), "next_level": None, "next_due": None} if state in _CLOSED else {}
     conn.execute(
         dunning_cases.update()
         .where(dunning_cases.c.site == site, dunning_cases.c.invoice == invoice)
-        .values(state=state, updated_at=func.now(), **values, **closing)
+        .values(**_state_values(state), **values)
     )
-
-
-_CLOSED = CLOSED_STATES
 
 
 def view(conn: Connection, site: str, invoice: str) -> ReminderView | None:
@@ -146,7 +148,7 @@ def handed_off(conn: Connection, site: str) -> list[dict[str, Any]]:
             dunning_cases.c.closed_at.label("handed_off_at"),
             invoices.c.due_date,
             invoices.c.grand_total,
-            (invoices.c.grand_total - paid_to_invoice() - credited_to_invoice()).label("outstanding"),
+            outstanding_of_invoice().label("outstanding"),
         )
         .join(invoices, and_(invoices.c.site == dunning_cases.c.site, invoices.c.name == dunning_cases.c.invoice))
         .where(dunning_cases.c.site == site, dunning_cases.c.state == "handed_off")
@@ -163,7 +165,7 @@ def open_invoices(conn: Connection, site: str, on_date: dt.date) -> list[dict[st
         .where(members.c.site == invoices.c.site, members.c.customer == invoices.c.customer)
         .scalar_subquery()
     )
-    outstanding = (invoices.c.grand_total - paid_to_invoice() - credited_to_invoice()).label("outstanding")
+    outstanding = outstanding_of_invoice().label("outstanding")
     due = func.coalesce(invoices.c.due_date, invoices.c.posting_date)
     inner = (
         select(
@@ -203,17 +205,15 @@ def close_settled(conn: Connection, site: str, invoices: list[str]) -> list[str]
         .where(
             dunning_cases.c.site == site,
             dunning_cases.c.invoice.in_(invoices),
-            dunning_cases.c.state.in_(["scheduled", "reminding"]),
+            dunning_cases.c.state.in_(OPEN_STATES),
         )
-        .values(state="settled", closed_at=func.now(), next_level=None, next_due=None, updated_at=func.now())
-        .returning(dunning_cases.c.invoice, dunning_cases.c.member)
+        .values(**_state_values("settled"))
+        .returning(dunning_cases.c.invoice)
     ).all()
     return sorted(r.invoice for r in rows)
 
 
-def reminders_ended_entry(
-    site: str, actor: str, invoice: str, reason: str, workflow_id: str | None, run_id: str | None = None
-) -> audit.AuditEntry:
+def reminders_ended_entry(site: str, actor: str, invoice: str, reason: str) -> audit.AuditEntry:
     """The audit record of a case's end, whichever path closed it (a case closes once: one key per invoice)."""
     return audit.AuditEntry(
         actor=actor,
@@ -223,7 +223,5 @@ def reminders_ended_entry(
         event=f"reminders_ended_{reason}",
         step="reminders",
         outcome=reason,
-        workflow_id=workflow_id,
-        run_id=run_id,
         dedupe_key=f"{site}:Sales Invoice:{invoice}:reminders_ended",
     )

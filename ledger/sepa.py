@@ -14,7 +14,7 @@ from domain.errors import BusinessRuleViolation
 from domain.sepa import sequence_type_for, state_after_collection, usage_problem
 from domain.sepa_returns import DEFAULT_OFFSETS, ReturnDecision, decide
 from domain.validation import MandateState
-from ledger.documents import credited_to_invoice, paid_to_invoice
+from ledger.documents import outstanding_of_invoice
 from ledger.schema import collection_retries, invoices, mandate_usages, mandates, members, payment_allocations
 
 
@@ -158,15 +158,6 @@ class ReturnedCollection:
     decision: ReturnDecision
 
 
-_RETURNED_INVOICES = (
-    select(payment_allocations.c.reference_name, payment_allocations.c.allocated_amount)
-    .where(
-        payment_allocations.c.site == bindparam("site"),
-        payment_allocations.c.payment == bindparam("payment"),
-        payment_allocations.c.reference_doctype == "Sales Invoice",
-    )
-    .order_by(payment_allocations.c.idx)
-)
 # The collection a return answers: the invoice's newest Collected usage, one of the returned amount first.
 _MATCHING_USAGE = (
     select(mandate_usages.c.id, mandate_usages.c.mandate_id)
@@ -207,7 +198,7 @@ def record_return(
     if not reason:
         raise BusinessRuleViolation("missing_return_reason", "a SEPA return needs its reason code (e.g. AM04)")
     outcomes = []
-    for alloc in conn.execute(_RETURNED_INVOICES, {"site": site, "payment": payment.name}).all():
+    for alloc in conn.execute(_ALLOCATIONS, {"site": site, "payment": payment.name}).all():
         keys = {"site": site, "payment": payment.name, "invoice": alloc.reference_name}
         earlier = conn.execute(_EARLIER_DECISION, keys).first()
         if earlier is not None:
@@ -264,7 +255,7 @@ def cancel_return(conn: Connection, site: str, payment: Row) -> int:
 def due_collection_retries(conn: Connection, site: str, on_date: dt.date) -> list[dict[str, Any]]:
     """Retry collections the ERP should present on ``on_date``: scheduled, due by then, not yet collected again,
     and for an invoice that still owes money."""
-    outstanding = (invoices.c.grand_total - paid_to_invoice() - credited_to_invoice()).label("outstanding")
+    outstanding = outstanding_of_invoice().label("outstanding")
     inner = (
         select(
             collection_retries.c.invoice,

@@ -4,6 +4,7 @@ second run on the same day finds nothing left to do."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from sqlalchemy import Connection, and_, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -129,7 +130,7 @@ def rolled_up_before(conn: Connection, site: str) -> dt.date | None:
 
 
 def withdraw_from_summary(
-    conn: Connection, site: str, posting_date: dt.date, mode: str, customer: str, amount: object
+    conn: Connection, site: str, posting_date: dt.date, mode: str, customer: str, amount: Decimal
 ) -> None:
     """A cancelled payment whose fact was already rolled up leaves its month's summary."""
     month = posting_date.replace(day=1)

@@ -54,6 +54,28 @@ def reminder_flow(client: Client, site: str, invoice: str) -> WorkflowHandle[Any
     return client.get_workflow_handle_for(ReminderWorkflow.run, reminders_id(site, invoice))
 
 
+async def overdue_invoice(
+    duesflow: DuesflowClient, site: str, name: str, customer: str, amount: float
+) -> tuple[str, dict[str, Any]]:
+    """An invoice due yesterday of the customer's member, submitted, its pipeline finished: (workflow id, doc)."""
+    due = str(TODAY - dt.timedelta(days=1))
+    member = customer.replace("C", "M")
+    doc = b.invoice(name, customer, amount, posting_date=due, due_date=due, member_name=member)
+    verdict = await duesflow.submit(doc, site=site, user=USER)
+    assert verdict.status == "accepted" and verdict.workflow_id
+    await duesflow.wait(verdict.workflow_id)
+    return verdict.workflow_id, doc
+
+
+async def replay_and_keep(client: Client, histories: dict[str, str]) -> None:
+    """Replay each workflow's history with today's code; with DUESFLOW_RECORD_HISTORIES set, keep it as ``label``."""
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    for label, wid in histories.items():
+        history = await client.get_workflow_handle(wid).fetch_history()
+        await replayer.replay_workflow(history)
+        keep(label, history)
+
+
 def mails(sink: MailSink, site: str, invoice: str, level: int) -> list[Any]:
     return sink.with_message_id(message_id(site, invoice, level, DOMAIN))
 
@@ -69,11 +91,7 @@ async def test_unpaid_invoice_walks_through_the_levels_and_is_handed_off(
 ) -> None:
     _, duesflow = skipping_client(temporal_client, settings, engine, cache, enabled=True)
     await association(duesflow, site)
-    due = TODAY - dt.timedelta(days=1)
-    doc = b.invoice("INV-1", "C1", 30.0, posting_date=str(due), due_date=str(due), member_name="M1")
-    verdict = await duesflow.submit(doc, site=site, user=USER)
-    assert verdict.status == "accepted"
-    await duesflow.wait(verdict.workflow_id)
+    invoice_wf, _ = await overdue_invoice(duesflow, site, "INV-1", "C1", 30.0)
 
     status = await reminder_flow(temporal_client, site, "INV-1").result()
     assert (status.state, status.levels_sent) == ("handed_off", 3)
@@ -106,14 +124,10 @@ async def test_unpaid_invoice_walks_through_the_levels_and_is_handed_off(
     assert events.count("reminder_sent") == 3 and events.count("handed_off") == 1
 
     # Both histories replay with today's code (the invoice's, which starts the child, and the flow's).
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
-    for label, wid in (
-        ("sales-invoice-starting-reminders", verdict.workflow_id),
-        ("reminders-handed-off", reminders_id(site, "INV-1")),
-    ):
-        history = await temporal_client.get_workflow_handle(wid).fetch_history()
-        await replayer.replay_workflow(history)
-        keep(label, history)
+    await replay_and_keep(
+        temporal_client,
+        {"sales-invoice-starting-reminders": invoice_wf, "reminders-handed-off": reminders_id(site, "INV-1")},
+    )
 
 
 async def test_payment_between_levels_ends_the_flow_and_duplicates_send_nothing_twice(
@@ -127,14 +141,11 @@ async def test_payment_between_levels_ends_the_flow_and_duplicates_send_nothing_
 ) -> None:
     skipper, duesflow = skipping_client(temporal_client, settings, engine, cache, enabled=False)
     await association(duesflow, site)
-    due = TODAY - dt.timedelta(days=1)
-    doc = b.invoice("INV-2", "C2", 25.0, posting_date=str(due), due_date=str(due), member_name="M2")
-    verdict = await duesflow.submit(doc, site=site, user=USER)
-    await duesflow.wait(verdict.workflow_id)
+    invoice_wf, doc = await overdue_invoice(duesflow, site, "INV-2", "C2", 25.0)
     flow = reminder_flow(temporal_client, site, "INV-2")
 
     # Duplicate deliveries: the ERP submits the invoice again, and the flow is poked twice; still one flow.
-    assert (await duesflow.submit(doc, site=site, user=USER)).workflow_id == verdict.workflow_id
+    assert (await duesflow.submit(doc, site=site, user=USER)).workflow_id == invoice_wf
     await flow.signal(ReminderWorkflow.invoice_changed, "payment")
     await flow.signal(ReminderWorkflow.invoice_changed, "payment")
 
@@ -156,11 +167,10 @@ async def test_payment_between_levels_ends_the_flow_and_duplicates_send_nothing_
     # The payment's step 1 closed the case (one audit record); the flow ended on its signal.
     events = [e["event"] for e in await duesflow.audit_trail(site, "Sales Invoice", "INV-2")]
     assert events.count("reminders_ended_settled") == 1
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
-    for label, wid in (("payment-signalling-reminders", f"{site}:Payment Entry:PAY-2"), ("reminders-settled", flow.id)):
-        history = await temporal_client.get_workflow_handle(wid).fetch_history()
-        await replayer.replay_workflow(history)
-        keep(label, history)
+    await replay_and_keep(
+        temporal_client,
+        {"payment-signalling-reminders": f"{site}:Payment Entry:PAY-2", "reminders-settled": flow.id},
+    )
 
 
 async def test_partial_payment_keeps_the_flow_and_the_mail_shows_what_is_left(
@@ -174,9 +184,7 @@ async def test_partial_payment_keeps_the_flow_and_the_mail_shows_what_is_left(
 ) -> None:
     skipper, duesflow = skipping_client(temporal_client, settings, engine, cache, enabled=False)
     await association(duesflow, site)
-    due = TODAY - dt.timedelta(days=1)
-    doc = b.invoice("INV-3", "C1", 40.0, posting_date=str(due), due_date=str(due), member_name="M1")
-    await duesflow.wait((await duesflow.submit(doc, site=site, user=USER)).workflow_id)
+    await overdue_invoice(duesflow, site, "INV-3", "C1", 40.0)
     flow = reminder_flow(temporal_client, site, "INV-3")
     part = b.payment("PAY-3", "C1", 15.0, [("INV-3", 15.0)], posting_date=str(TODAY))
     await duesflow.wait((await duesflow.submit(part, site=site, user=USER)).workflow_id)
@@ -245,9 +253,7 @@ async def test_a_worker_restart_between_levels_sends_each_level_once(
     first_stop = asyncio.Event()
     first = asyncio.create_task(serve_until(first_stop))
     await association(duesflow, site)
-    due = TODAY - dt.timedelta(days=1)
-    doc = b.invoice("INV-R", "C1", 30.0, posting_date=str(due), due_date=str(due), member_name="M1")
-    await duesflow.wait((await duesflow.submit(doc, site=site, user=USER)).workflow_id)
+    await overdue_invoice(duesflow, site, "INV-R", "C1", 30.0)
     flow = reminder_flow(temporal_client, site, "INV-R")
     assert await skipper.fast_forward(flow, dt.timedelta(days=10))
     assert len(mails(smtp_sink, site, "INV-R", 1)) == 1

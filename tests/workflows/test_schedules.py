@@ -4,14 +4,18 @@ report; run twice on a day, the second report changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
+from sqlalchemy import Engine, select, update
 from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from domain.settings import Settings
 from domain.upkeep import JOBS, UpkeepReport
+from ledger import audit
+from ledger.schema import audit_records
 from starter.schedules import HOURS, ensure_schedules, schedule_id
 from tests.recording import keep
 from worker import WORKFLOWS
@@ -42,8 +46,21 @@ async def test_schedules_are_created_once_and_brought_up_to_date(temporal_client
 
 
 async def test_a_scheduled_run_reports_and_a_second_run_changes_nothing(
-    temporal_client: Client, settings: Settings, workers: Any
+    temporal_client: Client, settings: Settings, workers: Any, engine: Engine, site: str
 ) -> None:
+    # Something for the first run to do: an info record past its 30 days.
+    with engine.begin() as conn:
+        audit.append(
+            conn,
+            audit.AuditEntry(
+                actor="t", site=site, doctype="Payment Entry", name="OLD", event="test", dedupe_key=f"{site}:old"
+            ),
+        )
+        conn.execute(
+            update(audit_records)
+            .where(audit_records.c.dedupe_key == f"{site}:old")
+            .values(at=dt.datetime.now(dt.UTC) - dt.timedelta(days=40))
+        )
     await ensure_schedules(temporal_client, settings)
     handle = temporal_client.get_schedule_handle(schedule_id("audit-retention"))
     reports = []
@@ -51,6 +68,9 @@ async def test_a_scheduled_run_reports_and_a_second_run_changes_nothing(
         await handle.trigger()
         reports.append(await _next_result(temporal_client, handle, len(reports) + 1))
     assert all(r.job == "audit-retention" for r in reports)
+    assert reports[0].changed["deleted_info"] >= 1
+    with engine.connect() as conn:
+        assert conn.execute(select(audit_records.c.id).where(audit_records.c.site == site)).first() is None
     assert sum(reports[1].changed.values()) == 0
     assert set(reports[1].changed) == {"deleted_info", "deleted_warning", "deleted_error", "deleted_critical"}
     started = (await handle.describe()).info.recent_actions[0].action
