@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 import redis
@@ -44,6 +45,7 @@ from workflows.upkeep import UpkeepWorkflow
 log = logging.getLogger("duesflow.worker")
 
 Role = Literal["all", "workflows", "background"]
+GRACEFUL_SHUTDOWN = timedelta(seconds=15)
 WORKFLOWS = [PaymentEntryWorkflow, SalesInvoiceWorkflow, ReminderWorkflow, UpkeepWorkflow]
 
 
@@ -143,6 +145,9 @@ def queue_workers(
                 activities=background,
                 activity_executor=pools.background,
                 max_concurrent_activities=settings.max_concurrent_activities,
+                # A stop lets running steps finish (a reminder between the SMTP server's acceptance and its commit
+                # would otherwise be interrupted, and sent again by the retry).
+                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
             )
         )
     return workers
