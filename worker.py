@@ -29,6 +29,7 @@ from activities.analytics import AnalyticsActivities
 from activities.audit import AuditActivities
 from activities.history import HistoryActivities
 from activities.mailer import SmtpMailer
+from activities.notifications import NotificationActivities
 from activities.reminders import ReminderActivities
 from activities.sepa import SepaActivities
 from activities.submission import SubmissionActivities
@@ -101,6 +102,8 @@ def build_workers(
             SepaActivities(engine, settings.sepa_retry_offsets_days).update_mandate,
             AnalyticsActivities(engine).record_payment_facts,
             AuditActivities(engine).record_step_failure,
+            AuditActivities(engine).record_cancellation,
+            NotificationActivities(engine, cache.client).notify,
             reminders.open_dunning_case,
             reminders.check_invoice,
             reminders.send_reminder,

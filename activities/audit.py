@@ -1,11 +1,12 @@
-"""Audit of steps that ended in failure (successes are audited inside the step's own transaction)."""
+"""Audit of steps that ended in failure and of cancelled submissions (successes are audited inside the step's own
+transaction)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
 from temporalio import activity
 
-from domain.messages import StepFailure
+from domain.messages import Cancellation, StepFailure
 from ledger import audit
 
 
@@ -32,5 +33,26 @@ class AuditActivities:
                     workflow_id=info.workflow_id,
                     run_id=info.workflow_run_id,
                     dedupe_key=f"{info.workflow_id}:{failure.step}:failed",
+                ),
+            )
+
+    @activity.defn
+    def record_cancellation(self, cancellation: Cancellation) -> None:
+        info = activity.info()
+        with self._engine.begin() as conn:
+            audit.append(
+                conn,
+                audit.AuditEntry(
+                    actor=cancellation.actor,
+                    site=cancellation.site,
+                    doctype=cancellation.doctype,
+                    name=cancellation.name,
+                    event="cancelled",
+                    severity="warning",
+                    outcome="cancelled",
+                    details={"steps_done": cancellation.steps_done, "steps_stopped": cancellation.steps_stopped},
+                    workflow_id=info.workflow_id,
+                    run_id=info.workflow_run_id,
+                    dedupe_key=f"{info.workflow_id}:{info.workflow_run_id}:cancelled",
                 ),
             )

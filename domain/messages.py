@@ -24,6 +24,10 @@ class SubmissionInput(BaseModel):
     retry_interval_scale: float = 1.0
     # Absent from inputs recorded before reminders existed: the default keeps them readable.
     reminder_policy: ReminderPolicy = ReminderPolicy()
+    # Pseudonym of ``user`` (domain.users.user_key) for search attributes and notification channels.
+    user_key: str = ""
+    # Backfills and imports: every background step runs at BULK priority, behind live submissions.
+    bulk: bool = False
 
 
 class StepInput(BaseModel):
@@ -56,7 +60,18 @@ class StepFailure(BaseModel):
     attempts: int
 
 
-StepStatus = Literal["pending", "running", "done", "failed", "skipped"]
+StepStatus = Literal["pending", "running", "done", "failed", "skipped", "cancelled"]
+
+
+class Cancellation(BaseModel):
+    """What the workflow audits when it is cancelled: which steps had finished and which were stopped."""
+
+    site: str
+    actor: str
+    doctype: str
+    name: str
+    steps_done: list[str]
+    steps_stopped: list[str]
 
 
 class StepProgress(BaseModel):

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.reminders import ReminderPolicy
+from domain.users import user_key
 
 
 class Settings(BaseSettings):
@@ -62,6 +63,14 @@ class Settings(BaseSettings):
     # Upkeep (domain.md §5, §1): detail facts older than this are rolled up into monthly summaries.
     analytics_window_days: int = Field(90, ge=1, le=3650)
     upkeep_schedules: bool = Field(True, description="the worker creates the upkeep Temporal Schedules at start")
+
+    # Job tracking (domain.md §8). Holders of an admin role see everyone's jobs and may retry, cancel, clean up.
+    admin_roles: list[str] = Field(["System Manager", "Accounts Manager"], min_length=1)
+    # Keys the pseudonym of ERP users in search attributes and channel names: set your own in production, and
+    # keep it (changing it hides earlier work from a user-key search).
+    user_key_secret: SecretStr = Field(SecretStr("duesflow-development-only"), min_length=8)
+    # Prometheus endpoint of the worker's SDK metrics (host:port, e.g. 127.0.0.1:9464); unset = no endpoint.
+    metrics_address: str | None = Field(None, pattern=r"^[^:\s]+:\d{1,5}$")
 
     @field_validator("database_url")
     @classmethod
@@ -143,3 +152,8 @@ def reminder_policy(settings: Settings) -> ReminderPolicy:
         settle=settings.reminder_settle,
         language=settings.reminder_language,
     )
+
+
+def user_key_of(settings: Settings, user: str) -> str:
+    """The pseudonym of an ERP user under this deployment's secret (what DuesflowUser holds)."""
+    return user_key(user, settings.user_key_secret.get_secret_value())

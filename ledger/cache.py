@@ -34,6 +34,11 @@ class ReadCache:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
 
+    @property
+    def client(self) -> redis.Redis:
+        """The Redis connection, for the notify step's pub/sub (one connection pool per process)."""
+        return self._redis
+
     def get_or_load(self, key: str, ttl: int, adapter: TypeAdapter[T], load: Callable[[], T]) -> T:
         try:
             cached = self._redis.get(key)

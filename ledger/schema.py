@@ -347,3 +347,25 @@ analytics_rollups = Table(
     *_stamps(),
     PrimaryKeyConstraint("site"),
 )
+
+
+# --- Issue 4: notifications to the submitting user (migration 0003) ---
+
+# One per (workflow run): a retry (reset) is a new run and notifies again; a retried notify step does not.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("site", NAME, nullable=False),
+    Column("user_name", NAME, nullable=False),
+    Column("workflow_id", Text, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("doctype", String(60), nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("kind", String(12), nullable=False),  # completed | failed | rejected | cancelled
+    Column("message", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("read_at", DateTime(timezone=True)),
+    UniqueConstraint("site", "workflow_id", "run_id"),
+    Index(None, "site", "user_name", "created_at"),
+)

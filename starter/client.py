@@ -17,6 +17,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
+    Priority,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -31,8 +32,9 @@ from domain.history import HistoryRow
 from domain.ids import check_site, workflow_id
 from domain.messages import PipelineResult, Progress, StepProgress, SubmissionInput
 from domain.parsing import parse_submission
+from domain.priorities import Level
 from domain.reminders import OverdueLine, ReminderView
-from domain.settings import Settings, load_settings, reminder_policy
+from domain.settings import Settings, load_settings, reminder_policy, user_key_of
 from domain.upkeep import Job, UpkeepInput, UpkeepReport
 from domain.verdicts import DocumentRejected, Verdict
 from ledger.cache import ReadCache
@@ -89,16 +91,18 @@ class DuesflowClient:
 
     # -- submissions -------------------------------------------------------------------------------------------
 
-    async def submit(self, doc: Mapping[str, Any], *, site: str, user: str, timeout: float | None = None) -> Verdict:
+    async def submit(
+        self, doc: Mapping[str, Any], *, site: str, user: str, timeout: float | None = None, bulk: bool = False
+    ) -> Verdict:
         """Validate and start (or find) the document's workflow; return step 1's verdict.
 
         A document that breaks the contract is rejected here with field errors; nothing is written and no
         workflow starts. Submitting the same document again returns the same verdict and starts nothing new.
         If no worker answers within ``timeout`` seconds, the verdict is ``pending`` with the workflow id.
+        ``bulk=True`` (backfills, imports) runs the document's workflow and steps at BULK priority.
         """
         check_site(site)
-        if not isinstance(user, str) or not user.strip():
-            raise ValueError("user must be the submitting ERP user, got an empty value")
+        key = user_key_of(self.settings, user)  # also rejects an empty user
         try:
             parsed = parse_submission(doc, currency=self.settings.currency)
         except DocumentRejected as exc:
@@ -112,6 +116,8 @@ class DuesflowClient:
             background_task_queue=self.settings.background_task_queue,
             retry_interval_scale=self.settings.retry_interval_scale,
             reminder_policy=reminder_policy(self.settings),
+            user_key=key,
+            bulk=bulk,
         )
 
         start: dict[str, Any] = {
@@ -126,10 +132,15 @@ class DuesflowClient:
                     SearchAttributePair(sa.DOCTYPE, parsed.doctype),
                     SearchAttributePair(sa.DOCUMENT, parsed.name),
                     SearchAttributePair(sa.STATE, "submitted"),
+                    SearchAttributePair(sa.USER, key),
                 ]
             ),
             "static_summary": summary_of(parsed),
         }
+        if bulk:
+            # Behind live submissions on the workflow queue too: step 1 of a treasurer's submission never waits
+            # for a backfill's.
+            start["priority"] = Priority(priority_key=int(Level.BULK))
         wait = timedelta(seconds=timeout if timeout is not None else self.settings.verdict_timeout_seconds)
         for attempt in range(5):
             operation = WithStartWorkflowOperation(wf.run, inp, **start)

@@ -20,13 +20,13 @@ with workflow.unsafe.imports_passed_through():
 class PaymentEntryWorkflow(PipelineWorkflow):
     @workflow.run
     async def run(self, inp: SubmissionInput) -> PipelineResult:
-        pipeline = self._pipeline = Pipeline(inp)
-        doc = inp.document
-        assert isinstance(doc, PaymentEntry)
-        verdict = await pipeline.validate()
-        if not (verdict.accepted and verdict.runs_pipeline):
-            return pipeline.result()
+        return await self.execute(inp, self._background)
 
+    @staticmethod
+    async def _background(pipeline: Pipeline) -> None:
+        inp, verdict = pipeline.inp, pipeline.verdict
+        doc = inp.document
+        assert isinstance(doc, PaymentEntry) and verdict is not None
         # Step 1 closed the dunning cases of the invoices this payment settles: their flows end now (alongside the
         # steps). Other flows find the payment when they next check, before any send.
         # Histories recorded before reminders existed replay without this.
@@ -54,4 +54,3 @@ class PaymentEntryWorkflow(PipelineWorkflow):
         )
         if touched is not None:
             await touched
-        return pipeline.result()

@@ -16,9 +16,19 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
     from activities.history import HistoryActivities
+    from activities.notifications import NotificationActivities
     from activities.submission import SubmissionActivities
     from domain.errors import BUSINESS_ERROR
-    from domain.messages import PipelineResult, Progress, StepFailure, StepInput, StepProgress, SubmissionInput
+    from domain.messages import (
+        Cancellation,
+        PipelineResult,
+        Progress,
+        StepFailure,
+        StepInput,
+        StepProgress,
+        SubmissionInput,
+    )
+    from domain.notifications import Notice, outcome
     from domain.priorities import RETRY_BUDGETS, Level
     from domain.verdicts import Verdict
     from workflows import search_attributes as sa
@@ -31,6 +41,13 @@ VALIDATE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=[BUSINESS_ERROR],
 )
+
+# Job tracking (issue 4): members and failed steps as search attributes, a notification when the submission
+# ends, an audited cancellation. Histories recorded before it replay without.
+JOB_TRACKING = "job-tracking"
+
+# Bookkeeping steps (audit of a failure, notification, cancellation) must not be lost: they retry until done.
+BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
 def retry_policy(level: Level, scale: float) -> RetryPolicy:
@@ -53,6 +70,10 @@ class Pipeline:
         self.verdict: Verdict | None = None
         self.steps: dict[str, StepProgress] = {}
 
+    @property
+    def tracking(self) -> bool:
+        return workflow.patched(JOB_TRACKING)
+
     async def validate(self) -> Verdict:
         self.verdict = await workflow.execute_local_activity_method(
             SubmissionActivities.validate_and_record,
@@ -61,7 +82,8 @@ class Pipeline:
             schedule_to_close_timeout=timedelta(hours=24),
             retry_policy=VALIDATE_RETRY,
         )
-        self._set_state(self.verdict.status)
+        members = self.verdict.members if self.tracking else []
+        self._set_state(self.verdict.status, *([sa.MEMBERS.value_set(members)] if members else []))
         return self.verdict
 
     def plan(self, *names: str) -> None:
@@ -83,6 +105,7 @@ class Pipeline:
         """Run one background step; a failure is recorded and audited, never raised (other steps go on)."""
         progress = self.steps.setdefault(name, StepProgress(name=name))
         progress.status = "running"
+        self._show_details()
         try:
             result = await workflow.execute_activity_method(
                 activity,
@@ -91,7 +114,7 @@ class Pipeline:
                 task_queue=self.inp.background_task_queue,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=retry_policy(level, self.inp.retry_interval_scale),
-                priority=Priority(priority_key=int(level)),
+                priority=Priority(priority_key=int(Level.BULK if self.inp.bulk else level)),
                 summary=summary,
             )
         except ActivityError as err:
@@ -100,6 +123,7 @@ class Pipeline:
             progress.status = "failed"
             progress.attempts = int(details.get("attempt", 1)) if isinstance(details, dict) else 1
             progress.last_error = cause.message if cause is not None else str(err)
+            self._show_details()
             error_type = cause.type if isinstance(cause, ApplicationError) and cause.type else "ActivityError"
             await workflow.execute_activity_method(
                 AuditActivities.record_step_failure,
@@ -116,7 +140,7 @@ class Pipeline:
                 activity_id=f"audit-failure:{name}",
                 task_queue=self.inp.background_task_queue,
                 start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
+                retry_policy=BOOKKEEPING_RETRY,
                 priority=Priority(priority_key=int(Level.HIGH)),
                 summary=f"audit failure of {name}",
             )
@@ -124,6 +148,7 @@ class Pipeline:
         progress.status = "done"
         progress.attempts = result.attempt
         progress.detail = result.detail
+        self._show_details()
         return True
 
     async def run_parallel(self, *steps: Coroutine[Any, Any, bool]) -> list[bool]:
@@ -152,17 +177,84 @@ class Pipeline:
     def progress(self) -> Progress:
         return Progress(workflow_id=workflow.info().workflow_id, verdict=self.verdict, steps=list(self.steps.values()))
 
-    def result(self) -> PipelineResult:
+    async def finish(self) -> PipelineResult:
+        """The workflow's result: final state, and the submitting user's notification."""
         assert self.verdict is not None
-        failed = any(s.status == "failed" for s in self.steps.values())
+        failed = [s.name for s in self.steps.values() if s.status == "failed"]
+        tracking = self.tracking
         if self.verdict.accepted:
-            self._set_state("completed_with_failures" if failed else "completed")
-        return PipelineResult(verdict=self.verdict, steps=list(self.steps.values()))
+            self._set_state(
+                "completed_with_failures" if failed else "completed",
+                *([sa.FAILED_STEPS.value_set(failed)] if failed and tracking else []),
+            )
+        if tracking:
+            await self._notify(*outcome(self.inp.document.doctype, self.inp.document.name, self.verdict, self._list()))
+        return PipelineResult(verdict=self.verdict, steps=self._list())
 
-    def _set_state(self, state: str) -> None:
-        """DuesflowState: submitted (set at start) → accepted | rejected → completed | completed_with_failures.
-        Only these transitions: every upsert is a history event and costs the worker and the server."""
-        workflow.upsert_search_attributes([sa.STATE.value_set(state)])
+    async def cancelled(self) -> None:
+        """Cancelled by an operator or the job API: pending steps were stopped (a step already running finishes
+        its own transaction, so the ledger holds each step's effect whole or not at all). Audit what happened and
+        tell the user; the caller re-raises so the workflow ends as cancelled."""
+        if not self.tracking:
+            return
+        stopped = [s.name for s in self.steps.values() if s.status in ("pending", "running")]
+        for name in stopped:
+            self.steps[name].status = "cancelled"
+        self._show_details()
+        doc = self.inp.document
+        await workflow.execute_activity_method(
+            AuditActivities.record_cancellation,
+            Cancellation(
+                site=self.inp.site,
+                actor=self.inp.user,
+                doctype=doc.doctype,
+                name=doc.name,
+                steps_done=[s.name for s in self.steps.values() if s.status == "done"],
+                steps_stopped=stopped,
+            ),
+            activity_id="audit-cancellation",
+            task_queue=self.inp.background_task_queue,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=BOOKKEEPING_RETRY,
+            priority=Priority(priority_key=int(Level.HIGH)),
+            summary="audit cancellation",
+        )
+        await self._notify(*outcome(doc.doctype, doc.name, self.verdict, self._list(), cancelled=True))
+        self._set_state("cancelled")
+
+    async def _notify(self, kind: str, message: str) -> None:
+        doc = self.inp.document
+        await workflow.execute_activity_method(
+            NotificationActivities.notify,
+            Notice(
+                site=self.inp.site,
+                user=self.inp.user,
+                user_key=self.inp.user_key,
+                doctype=doc.doctype,
+                name=doc.name,
+                kind=kind,  # type: ignore[arg-type]
+                message=message,
+            ),
+            activity_id="notify",
+            task_queue=self.inp.background_task_queue,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=BOOKKEEPING_RETRY,
+            priority=Priority(priority_key=int(Level.HIGH)),
+            summary=f"notify submitter: {kind}",
+        )
+
+    def _list(self) -> list[StepProgress]:
+        return list(self.steps.values())
+
+    def _show_details(self) -> None:
+        """Web UI "current details": one line per step. Not a history event, so free to update often."""
+        workflow.set_current_details("\n".join(f"- {s.name}: {s.status}" for s in self.steps.values()))
+
+    def _set_state(self, state: str, *extra: Any) -> None:
+        """DuesflowState: submitted (set at start) → accepted | rejected → completed | completed_with_failures,
+        or cancelled. Only these transitions (extra attributes ride along in the same upsert): every upsert is a
+        history event and costs the worker and the server."""
+        workflow.upsert_search_attributes([sa.STATE.value_set(state), *extra])
 
 
 class PipelineWorkflow:
@@ -177,6 +269,20 @@ class PipelineWorkflow:
         await workflow.wait_condition(lambda: self._pipeline is not None and self._pipeline.verdict is not None)
         assert self._pipeline is not None and self._pipeline.verdict is not None
         return self._pipeline.verdict
+
+    async def execute(
+        self, inp: SubmissionInput, background: Callable[[Pipeline], Coroutine[Any, Any, None]]
+    ) -> PipelineResult:
+        """Step 1, then (if it accepted a document that runs a pipeline) the workflow's background steps."""
+        pipeline = self._pipeline = Pipeline(inp)
+        try:
+            verdict = await pipeline.validate()
+            if verdict.accepted and verdict.runs_pipeline:
+                await background(pipeline)
+        except asyncio.CancelledError:
+            await pipeline.cancelled()
+            raise
+        return await pipeline.finish()
 
     @workflow.query
     def progress(self) -> Progress:

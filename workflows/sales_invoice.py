@@ -19,19 +19,19 @@ with workflow.unsafe.imports_passed_through():
 class SalesInvoiceWorkflow(PipelineWorkflow):
     @workflow.run
     async def run(self, inp: SubmissionInput) -> PipelineResult:
-        pipeline = self._pipeline = Pipeline(inp)
+        return await self.execute(inp, self._background)
+
+    @classmethod
+    async def _background(cls, pipeline: Pipeline) -> None:
+        inp, verdict = pipeline.inp, pipeline.verdict
         doc = inp.document
-        assert isinstance(doc, SalesInvoice)
-        verdict = await pipeline.validate()
-        if not (verdict.accepted and verdict.runs_pipeline):
-            return pipeline.result()
+        assert isinstance(doc, SalesInvoice) and verdict is not None
         # Alongside the histories (their commands leave in one workflow task). Histories recorded before
         # reminders existed replay without them.
-        reminders = asyncio.create_task(self._reminders(inp, doc, verdict)) if workflow.patched("reminders") else None
+        reminders = asyncio.create_task(cls._reminders(inp, doc, verdict)) if workflow.patched("reminders") else None
         await pipeline.run_parallel(*pipeline.history_steps(verdict.members))
         if reminders is not None:
             await reminders
-        return pipeline.result()
 
     @staticmethod
     async def _reminders(inp: SubmissionInput, doc: SalesInvoice, verdict: Verdict) -> None:
