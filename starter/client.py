@@ -39,6 +39,7 @@ from domain.upkeep import Job, UpkeepInput, UpkeepReport
 from domain.verdicts import DocumentRejected, Verdict
 from ledger.cache import ReadCache
 from ledger.db import make_engine
+from starter.jobs import JobService
 from starter.reads import LedgerReads
 from starter.reference_data import ImportReport, load_reference_data
 from starter.schedules import ensure_schedules
@@ -75,6 +76,8 @@ class DuesflowClient:
         self.settings = settings
         self._engine = engine
         self.reads = LedgerReads(engine, cache)
+        # Users' and admins' view of submissions: jobs, job, job_statistics, retry, cancel, cleanup, notifications.
+        self.job_api = JobService(client, settings, engine)
 
     @classmethod
     async def connect(cls, settings: Settings | None = None) -> DuesflowClient:

@@ -25,7 +25,7 @@ from temporalio.worker import Worker
 
 import worker as worker_module
 from domain.settings import Settings
-from infra.embedded import start_postgres, start_redis
+from infra.embedded import free_port, start_postgres, start_redis
 from infra.mail_sink import MailSink
 from infra.temporal_server import find_temporal_cli
 from ledger.cache import ReadCache
@@ -141,12 +141,25 @@ def settings(database_url: str, redis_url: str, smtp_sink: MailSink) -> Settings
 
 
 @pytest.fixture(scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+def temporal_ui_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def temporal_ui_url(temporal_env: WorkflowEnvironment, temporal_ui_port: int) -> str:
+    """The dev server's Web UI (tests/e2e)."""
+    return f"http://127.0.0.1:{temporal_ui_port}"
+
+
+@pytest.fixture(scope="session")
+async def temporal_env(temporal_ui_port: int) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=find_temporal_cli(),
         data_converter=pydantic_data_converter,
         search_attributes=list(sa.ALL),
-        ui=False,
+        # The Web UI runs too, so tests/e2e can check what an operator sees.
+        ui=True,
+        ui_port=temporal_ui_port,
         dev_server_log_level="error",
         # Per-workflow time skipping (tests/time_skipping.py) lets a six-week dunning flow run in seconds.
         dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],

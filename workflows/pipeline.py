@@ -11,7 +11,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
@@ -119,6 +119,10 @@ class Pipeline:
             )
         except ActivityError as err:
             cause = err.cause
+            if isinstance(cause, CancelledError) and self.tracking:
+                # The workflow is being cancelled: a stopped step, not a failed one (execute() audits it).
+                progress.status = "cancelled"
+                raise asyncio.CancelledError() from err
             details = cause.details[0] if isinstance(cause, ApplicationError) and cause.details else {}
             progress.status = "failed"
             progress.attempts = int(details.get("attempt", 1)) if isinstance(details, dict) else 1
@@ -197,7 +201,7 @@ class Pipeline:
         tell the user; the caller re-raises so the workflow ends as cancelled."""
         if not self.tracking:
             return
-        stopped = [s.name for s in self.steps.values() if s.status in ("pending", "running")]
+        stopped = [s.name for s in self.steps.values() if s.status in ("pending", "running", "cancelled")]
         for name in stopped:
             self.steps[name].status = "cancelled"
         self._show_details()

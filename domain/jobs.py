@@ -1,0 +1,118 @@
+"""Jobs as users and admins see them (domain.md §8): one job per submission workflow. Pure rules: the status a
+user reads is derived from what Temporal reports, never stored on the side."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+JobStatus = Literal["Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled"]
+JOB_STATUSES: tuple[JobStatus, ...] = ("Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled")
+MAX_LIMIT = 100
+# Step 1 and bookkeeping activities are not steps a user tracks (their ids in the pipelines).
+BOOKKEEPING_PREFIXES = ("audit-failure:", "audit-cancellation", "notify")
+
+
+class StepView(BaseModel):
+    name: str
+    status: Literal["pending", "running", "retrying", "done", "failed", "cancelled", "skipped"]
+    attempts: int = 0
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    duration_seconds: float | None = None
+    last_failure: str | None = None
+
+
+class Job(BaseModel):
+    workflow_id: str
+    run_id: str | None
+    site: str
+    doctype: str
+    name: str
+    summary: str | None = None
+    status: JobStatus
+    state: str | None = Field(None, description="DuesflowState: submitted, accepted, rejected, completed, …")
+    submitted_at: dt.datetime
+    closed_at: dt.datetime | None = None
+    steps_done: int = 0
+    steps_total: int = 0
+    last_error: str | None = None
+
+    @property
+    def progress_percent(self) -> int:
+        """Step 1 counts as a step: an accepted document with nothing else to do is 100 %."""
+        total = self.steps_total + 1
+        done = self.steps_done + (1 if self.state not in (None, "submitted") else 0)
+        return 100 if self.status in ("Completed",) else min(100, round(100 * done / total))
+
+
+class JobDetail(Job):
+    steps: list[StepView] = Field(default_factory=list)
+    verdict_errors: list[str] = Field(default_factory=list)
+    history_events: int = 0
+
+
+class JobStatistics(BaseModel):
+    total: int
+    by_status: dict[str, int]
+    success_rate: float | None = Field(description="completed / (completed + failed); None before any ended")
+    last_24h: dict[str, int]
+    top_errors: list[tuple[str, int]]
+
+
+def derive_status(execution: str, state: str | None, steps: Iterable[StepView]) -> JobStatus:
+    """``execution`` is Temporal's execution status name (RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED,
+    TIMED_OUT, CONTINUED_AS_NEW); ``state`` the pipeline's DuesflowState."""
+    if execution == "RUNNING":
+        statuses = {s.status for s in steps}
+        if "retrying" in statuses:
+            return "Retrying"
+        # Waiting for step 1, or for a worker to take its first background step (e.g. background paused).
+        if state in (None, "submitted") or not statuses & {"running", "done", "failed"}:
+            return "Queued"
+        return "Running"
+    if execution == "COMPLETED":
+        return "Failed" if state in ("completed_with_failures", "rejected") else "Completed"
+    if execution in ("CANCELED", "TERMINATED"):
+        return "Cancelled"
+    return "Failed"
+
+
+def top_errors(jobs: Iterable[Job], top: int = 5) -> list[tuple[str, int]]:
+    """The most common last errors of failed jobs, grouped by their first line."""
+    return Counter(_error_kind(j.last_error) for j in jobs if j.status == "Failed" and j.last_error).most_common(top)
+
+
+def _error_kind(message: str) -> str:
+    """Group errors by their first part: "sepa failed: OperationalError (SQLSTATE 08006)" and the same error
+    of another document count as one."""
+    return message.split("\n", 1)[0][:160]
+
+
+def is_step(activity_id: str) -> bool:
+    return not activity_id.startswith(BOOKKEEPING_PREFIXES)
+
+
+def check_limit(limit: int) -> int:
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit!r}")
+    return limit
+
+
+def check_status(status: str | None) -> JobStatus | None:
+    if status is None:
+        return None
+    for known in JOB_STATUSES:
+        if status.lower() == known.lower():
+            return known
+    raise ValueError(f"status must be one of {', '.join(JOB_STATUSES)}, got {status!r}")
+
+
+def check_days(days: int) -> int:
+    if not isinstance(days, int) or not 1 <= days <= 365:
+        raise ValueError(f"days must be a whole number from 1 to 365, got {days!r}")
+    return days

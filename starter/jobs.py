@@ -1,0 +1,347 @@
+"""The job API (domain.md §8): what a user and an admin see of submissions, read from Temporal's visibility and
+history (so it cannot drift from what really runs), and the admin's retry, cancel and cleanup.
+
+Every call names the caller (ERP user and roles): a user sees only their own jobs; holders of an admin role from
+settings see every job of the site and may retry, cancel and clean up. Refusals raise ``NotAllowed``; unknown jobs
+``LookupError``; bad arguments ``ValueError`` — each with a message that says what to change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from temporalio.api.common.v1 import WorkflowExecution as ExecutionRef
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.ids import check_site
+from domain.jobs import (
+    Job,
+    JobDetail,
+    JobStatistics,
+    JobStatus,
+    StepView,
+    check_days,
+    check_limit,
+    check_status,
+    derive_status,
+    top_errors,
+)
+from domain.messages import PipelineResult, Progress, StepProgress
+from domain.notifications import Notification
+from domain.settings import Settings, user_key_of
+from domain.users import Caller, NotAllowed
+from ledger import audit, notifications
+from starter.job_history import first_workflow_task, reset_point, steps_from_history
+from workflows import search_attributes as sa
+
+PIPELINES = ("PaymentEntryWorkflow", "SalesInvoiceWorkflow")
+DOCTYPES = ("Payment Entry", "Sales Invoice")
+
+# Visibility clauses for each status a user filters by (Queued/Running/Retrying are told apart after loading).
+_STATUS_CLAUSE: dict[JobStatus, str] = {
+    "Queued": "ExecutionStatus = 'Running'",
+    "Running": "ExecutionStatus = 'Running'",
+    "Retrying": "ExecutionStatus = 'Running'",
+    "Completed": "ExecutionStatus = 'Completed' AND DuesflowState IN ('completed', 'accepted')",
+    "Failed": "(ExecutionStatus IN ('Failed', 'TimedOut') OR (ExecutionStatus = 'Completed' "
+    "AND DuesflowState IN ('completed_with_failures', 'rejected')))",
+    "Cancelled": "ExecutionStatus IN ('Canceled', 'Terminated')",
+}
+
+
+@dataclass(frozen=True)
+class RetryReport:
+    workflow_id: str
+    failed_run_id: str
+    new_run_id: str
+    steps: list[str]
+
+
+class JobService:
+    def __init__(self, client: Client, settings: Settings, engine: Engine) -> None:
+        self._client = client
+        self._settings = settings
+        self._engine = engine
+
+    # -- reads ----------------------------------------------------------------------------------------------------
+
+    async def jobs(
+        self,
+        site: str,
+        user: str,
+        roles: Iterable[str] = (),
+        *,
+        status: str | None = None,
+        doctype: str | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        """The caller's jobs (an admin's: everyone's) on ``site``, newest first."""
+        caller = self._caller(site, user, roles)
+        wanted = check_status(status)
+        query = self._scope(site, caller, doctype) + (f" AND {_STATUS_CLAUSE[wanted]}" if wanted else "")
+        executions = [e async for e in self._client.list_workflows(query, limit=check_limit(limit))]
+        loaded = await asyncio.gather(*(self._load(e) for e in executions))
+        found = [j for j in loaded if wanted is None or j.status == wanted]
+        return sorted(found, key=lambda j: j.submitted_at, reverse=True)
+
+    async def job(self, site: str, workflow_id: str, user: str, roles: Iterable[str] = ()) -> JobDetail:
+        """One job with each step's attempts, times and last failure."""
+        caller = self._caller(site, user, roles)
+        execution = await self._execution(site, workflow_id)
+        self._check_owner(caller, execution, "see")
+        return await self._load(execution, detail=True)
+
+    async def job_statistics(self, site: str, user: str, roles: Iterable[str] = ()) -> JobStatistics:
+        """Counts by status, success rate and the last 24 hours from visibility counts; the most common errors
+        from the newest 100 failed jobs."""
+        caller = self._caller(site, user, roles)
+        scope = self._scope(site, caller, None)
+        now = dt.datetime.now(dt.UTC)
+        since = f"StartTime > '{(now - dt.timedelta(hours=24)).isoformat(timespec='seconds').replace('+00:00', 'Z')}'"
+        running = [e async for e in self._client.list_workflows(f"{scope} AND ExecutionStatus = 'Running'")]
+        live = await asyncio.gather(*(self._load(e) for e in running))
+        counts = {s: 0 for s in _STATUS_CLAUSE}
+        for job in live:
+            counts[job.status] += 1
+        for closed in ("Completed", "Failed", "Cancelled"):
+            counts[closed] = await self._count(f"{scope} AND {_STATUS_CLAUSE[closed]}")
+        failed = [e async for e in self._client.list_workflows(f"{scope} AND {_STATUS_CLAUSE['Failed']}", limit=100)]
+        failed_jobs = await asyncio.gather(*(self._load(e) for e in failed))
+        ended = counts["Completed"] + counts["Failed"]
+        return JobStatistics(
+            total=sum(counts.values()),
+            by_status=counts,
+            success_rate=round(counts["Completed"] / ended, 4) if ended else None,
+            last_24h={
+                "submitted": await self._count(f"{scope} AND {since}"),
+                "completed": await self._count(f"{scope} AND {since} AND {_STATUS_CLAUSE['Completed']}"),
+                "failed": await self._count(f"{scope} AND {since} AND {_STATUS_CLAUSE['Failed']}"),
+            },
+            top_errors=top_errors(failed_jobs),
+        )
+
+    # -- admin actions ----------------------------------------------------------------------------------------------
+
+    async def retry(self, site: str, workflow_id: str, user: str, roles: Iterable[str] = ()) -> RetryReport:
+        """Re-run a failed submission from its failed step: a reset of its workflow to the last workflow task
+        before the step failed. Steps that completed before stay completed (they replay from the history); the
+        failed step and what ran after it run again, which their idempotency makes safe."""
+        caller = self._admin(site, user, roles, "retry")
+        execution = await self._execution(site, workflow_id)
+        job = await self._load(execution)
+        if job.status != "Failed":
+            raise ValueError(f"job {workflow_id} is {job.status}: only failed jobs can be retried")
+        if job.state == "rejected":
+            raise ValueError(
+                f"job {workflow_id} was rejected by validation: correct the document in the ERP and submit the "
+                "amended document (a retry would reach the same verdict)"
+            )
+        events = await self._events(execution)
+        point = reset_point(events)
+        steps = point[1] if point else ["all steps"]
+        event_id = point[0] if point else first_workflow_task(events)
+        if event_id is None:
+            raise ValueError(f"job {workflow_id} has no completed workflow task to reset to")
+        response = await self._client.workflow_service.reset_workflow_execution(
+            ResetWorkflowExecutionRequest(
+                namespace=self._client.namespace,
+                workflow_execution=ExecutionRef(workflow_id=execution.id, run_id=execution.run_id),
+                # The reason is visible in the history: the caller's pseudonym, not their address.
+                reason=f"duesflow retry by {user_key_of(self._settings, caller.user)}",
+                workflow_task_finish_event_id=event_id,
+                request_id=str(uuid.uuid4()),
+            )
+        )
+        await self._audit(caller, site, job, "retry_requested", execution.run_id, {"steps": steps})
+        return RetryReport(execution.id, execution.run_id, response.run_id, steps)
+
+    async def cancel(self, site: str, workflow_id: str, user: str, roles: Iterable[str] = ()) -> Job:
+        """Cancel a running submission: its pending steps stop (a step already running finishes its own
+        transaction), the workflow audits what was done and stopped, and the submitter is notified."""
+        caller = self._admin(site, user, roles, "cancel")
+        execution = await self._execution(site, workflow_id)
+        job = await self._load(execution)
+        if execution.status != WorkflowExecutionStatus.RUNNING:
+            raise ValueError(f"job {workflow_id} is {job.status}: only queued or running jobs can be cancelled")
+        await self._client.get_workflow_handle(execution.id, run_id=execution.run_id).cancel()
+        await self._audit(caller, site, job, "cancel_requested", execution.run_id, {})
+        return job
+
+    async def cleanup(self, site: str, user: str, roles: Iterable[str] = (), *, days: int = 7) -> dict[str, int]:
+        """Remove duesflow's own records older than ``days`` (1–365) that Temporal's namespace retention does
+        not cover: the users' notifications. (Workflow histories follow the namespace's retention; the audit
+        trail keeps its own retention by severity, see `duesflow upkeep audit-retention`.)"""
+        caller = self._admin(site, user, roles, "clean up")
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=check_days(days))
+
+        def work() -> dict[str, int]:
+            with self._engine.begin() as conn:
+                removed = notifications.delete_older_than(conn, site, cutoff)
+                audit.append(
+                    conn,
+                    audit.AuditEntry(
+                        actor=caller.user,
+                        site=site,
+                        doctype="duesflow",
+                        name="cleanup",
+                        event="cleanup",
+                        outcome="done",
+                        details={"days": days, "notifications": removed},
+                        dedupe_key=f"cleanup:{site}:{uuid.uuid4()}",
+                    ),
+                )
+            return {"notifications": removed}
+
+        return await asyncio.to_thread(work)
+
+    # -- notifications ---------------------------------------------------------------------------------------------
+
+    async def notifications(self, site: str, user: str, *, unread_only: bool = True) -> list[Notification]:
+        caller = self._caller(site, user, ())
+        return await asyncio.to_thread(self._in_tx, notifications.of_user, site, caller.user, unread_only=unread_only)
+
+    async def mark_read(self, site: str, user: str, ids: Sequence[int] | None = None) -> int:
+        """Mark the user's notifications read (all of them when ``ids`` is None); returns how many changed."""
+        caller = self._caller(site, user, ())
+        return await asyncio.to_thread(self._in_tx, notifications.mark_read, site, caller.user, ids)
+
+    # -- helpers ---------------------------------------------------------------------------------------------------
+
+    def _in_tx(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with self._engine.begin() as conn:
+            return fn(conn, *args, **kwargs)
+
+    def _caller(self, site: str, user: str, roles: Iterable[str]) -> Caller:
+        check_site(site)
+        return Caller.of(user, roles)
+
+    def _admin(self, site: str, user: str, roles: Iterable[str], action: str) -> Caller:
+        caller = self._caller(site, user, roles)
+        if not caller.is_admin(self._settings.admin_roles):
+            raise NotAllowed(
+                f"only holders of an admin role ({', '.join(self._settings.admin_roles)}) may {action} jobs; "
+                f"{caller.user} has {', '.join(sorted(caller.roles)) or 'no roles'}"
+            )
+        return caller
+
+    def _scope(self, site: str, caller: Caller, doctype: str | None) -> str:
+        query = f"DuesflowSite = '{site}' AND WorkflowType IN ({', '.join(repr(t) for t in PIPELINES)})"
+        if doctype is not None:
+            if doctype not in DOCTYPES:
+                raise ValueError(f"doctype must be one of {', '.join(DOCTYPES)}, got {doctype!r}")
+            query += f" AND DuesflowDoctype = '{doctype}'"
+        if not caller.is_admin(self._settings.admin_roles):
+            query += f" AND DuesflowUser = '{user_key_of(self._settings, caller.user)}'"
+        return query
+
+    def _check_owner(self, caller: Caller, execution: WorkflowExecution, action: str) -> None:
+        if caller.is_admin(self._settings.admin_roles):
+            return
+        if execution.typed_search_attributes.get(sa.USER) != user_key_of(self._settings, caller.user):
+            raise NotAllowed(
+                f"{caller.user} may not {action} job {execution.id}: it was submitted by another user "
+                f"(admins: {', '.join(self._settings.admin_roles)})"
+            )
+
+    async def _execution(self, site: str, workflow_id: str) -> WorkflowExecution:
+        try:
+            execution = await self._client.get_workflow_handle(workflow_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise LookupError(f"no job {workflow_id!r} (it may be older than Temporal's retention)") from None
+            raise
+        if execution.typed_search_attributes.get(sa.SITE) != site or execution.workflow_type not in PIPELINES:
+            raise LookupError(f"no job {workflow_id!r} on site {site}")
+        return execution
+
+    async def _count(self, query: str) -> int:
+        return (await self._client.count_workflows(query)).count
+
+    async def _events(self, execution: WorkflowExecution) -> list[HistoryEvent]:
+        handle = self._client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        return list((await handle.fetch_history()).events)
+
+    async def _load(self, execution: WorkflowExecution, *, detail: bool = False) -> JobDetail:
+        """Everything a job view needs from one history (plus, while running, the pipeline's plan and the
+        server's pending activities)."""
+        handle = self._client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        events = await self._events(execution)
+        running = execution.status == WorkflowExecutionStatus.RUNNING
+        planned: list[StepProgress] = []
+        verdict_errors: list[str] = []
+        workflow_error: str | None = None
+        pending: Sequence[object] = ()
+        closing = events[-1] if events else None
+        if closing is not None and closing.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            payloads = closing.workflow_execution_completed_event_attributes.result.payloads
+            [result] = await self._client.data_converter.decode(payloads, [PipelineResult])
+            planned = result.steps
+            verdict_errors = [f"{e.field}: {e.message}" for e in result.verdict.errors]
+        elif closing is not None and closing.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+            workflow_error = closing.workflow_execution_failed_event_attributes.failure.message
+        elif running:
+            description = await handle.describe()
+            pending = description.raw_description.pending_activities
+            try:
+                progress = await handle.query("progress", result_type=Progress, rpc_timeout=dt.timedelta(seconds=2))
+                planned = progress.steps
+            except RPCError:
+                pass  # no workflow worker answering: the history still shows the scheduled steps
+        steps = steps_from_history(events, planned, pending)
+        state = execution.typed_search_attributes.get(sa.STATE)
+        last_error = next((f"{s.name} failed: {s.last_failure}" for s in steps if s.last_failure), None)
+        summary = await execution.static_summary() if detail and hasattr(execution, "static_summary") else None
+        return JobDetail(
+            workflow_id=execution.id,
+            run_id=execution.run_id,
+            site=execution.typed_search_attributes.get(sa.SITE) or "",
+            doctype=execution.typed_search_attributes.get(sa.DOCTYPE) or "",
+            name=execution.typed_search_attributes.get(sa.DOCUMENT) or "",
+            summary=summary,
+            status=derive_status(execution.status.name if execution.status else "RUNNING", state, steps),
+            state=state,
+            submitted_at=execution.start_time,
+            closed_at=execution.close_time,
+            steps_done=sum(1 for s in steps if s.status == "done"),
+            steps_total=len(steps),
+            last_error=last_error or workflow_error or (verdict_errors[0] if verdict_errors else None),
+            steps=steps if detail else [],
+            verdict_errors=verdict_errors,
+            history_events=len(events),
+        )
+
+    async def _audit(
+        self, caller: Caller, site: str, job: Job, event: str, run_id: str, details: dict[str, object]
+    ) -> None:
+        def work() -> None:
+            with self._engine.begin() as conn:
+                audit.append(
+                    conn,
+                    audit.AuditEntry(
+                        actor=caller.user,
+                        site=site,
+                        doctype=job.doctype,
+                        name=job.name,
+                        event=event,
+                        severity="warning",
+                        outcome="requested",
+                        details=details,
+                        workflow_id=job.workflow_id,
+                        run_id=run_id,
+                        dedupe_key=f"{job.workflow_id}:{run_id}:{event}",
+                    ),
+                )
+
+        await asyncio.to_thread(work)
+
+
+__all__ = ["JobService", "NotAllowed", "RetryReport", "StepView"]
