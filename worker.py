@@ -23,6 +23,7 @@ import redis
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.analytics import AnalyticsActivities
@@ -52,8 +53,25 @@ WORKFLOWS = [PaymentEntryWorkflow, SalesInvoiceWorkflow, ReminderWorkflow, Upkee
 
 async def connect(settings: Settings) -> Client:
     return await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        runtime=metrics_runtime(settings.metrics_address) if settings.metrics_address else None,
     )
+
+
+def metrics_runtime(address: str) -> Runtime:
+    """The SDK's own metrics (task latencies, poll results, activity failures, sticky cache) on a Prometheus
+    endpoint: http://ADDRESS/metrics."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+def background_metrics_address(address: str | None) -> str | None:
+    """With ``--role all`` the background role runs in a child process: it serves its metrics on the next port."""
+    if address is None:
+        return None
+    host, port = address.rsplit(":", 1)
+    return f"{host}:{int(port) + 1}"
 
 
 @dataclass
@@ -188,14 +206,19 @@ async def serve(workers: list[Worker], stop: asyncio.Event, label: str) -> None:
 BACKGROUND_NICENESS = 10
 
 
-def spawn_background(argv_python: str = sys.executable) -> subprocess.Popen[bytes]:
+def spawn_background(argv_python: str = sys.executable, metrics_address: str | None = None) -> subprocess.Popen[bytes]:
     """The background role in its own process, at a lower CPU priority.
 
     Sync activities hold the GIL while they compute (a long history's projection); in the workflow process they
     would starve the event loop that answers verdicts. A separate, niced process keeps step 1 fast while the
     background catches up.
     """
-    return subprocess.Popen([argv_python, "-m", "worker", "--role", "background", "--nice", str(BACKGROUND_NICENESS)])
+    env = dict(os.environ)
+    if (child_metrics := background_metrics_address(metrics_address)) is not None:
+        env["DUESFLOW_METRICS_ADDRESS"] = child_metrics
+    return subprocess.Popen(
+        [argv_python, "-m", "worker", "--role", "background", "--nice", str(BACKGROUND_NICENESS)], env=env
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -229,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     split = args.role == "all" and not args.single_process
-    child = spawn_background() if split else None
+    child = spawn_background(metrics_address=settings.metrics_address) if split else None
 
     async def _main() -> None:
         stop = asyncio.Event()

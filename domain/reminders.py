@@ -111,6 +111,8 @@ class ReminderInput(BaseModel):
     policy: ReminderPolicy = ReminderPolicy()
     background_task_queue: str = "duesflow-background"
     retry_interval_scale: float = 1.0
+    # A backfilled invoice's flow works at BULK priority, like the invoice's own steps.
+    bulk: bool = False
 
 
 class ReminderCall(BaseModel):

@@ -7,79 +7,28 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import Progress as Bar
 from rich.table import Table
-from sqlalchemy.exc import DBAPIError
 
 from domain.ids import workflow_id
-from domain.settings import ConfigError, load_settings
+from domain.settings import ConfigError, load_settings, user_key_of
 from domain.upkeep import JOBS
 from domain.verdicts import DocumentRejected
+from starter.backfill import BackfillReport, read_documents
+from starter.backfill import backfill as run_backfill
+from starter.cli_jobs import jobs_app
+from starter.cli_support import Site, console, fail, print_rows, read_json, run, site_or_default
 from starter.client import DuesflowClient
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Ledger database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console()
-T = TypeVar("T")
-
-Site = Annotated[str | None, typer.Option(help="ERP site name (default: DUESFLOW_SITE)")]
-
-
-def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
-
-
-def _run(work: Callable[[DuesflowClient], Awaitable[T]]) -> T:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        _fail(str(exc))
-
-    async def go() -> T:
-        client = await DuesflowClient.connect(settings)
-        try:
-            return await work(client)
-        finally:
-            await client.close()
-
-    try:
-        return asyncio.run(go())
-    except DocumentRejected:
-        raise  # the command lists every field error itself
-    except (ValueError, LookupError) as exc:
-        _fail(str(exc))
-        raise  # unreachable: _fail exits
-    except DBAPIError as exc:
-        # Only the class and SQLSTATE: the server's text can quote row values.
-        orig = exc.orig
-        _fail(
-            f"the ledger database refused: {type(orig).__name__} (SQLSTATE {getattr(orig, 'sqlstate', None)}). "
-            "Is DUESFLOW_DATABASE_URL the ledger (the stack prints its URL), and migrated (duesflow db upgrade)?"
-        )
-        raise
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        _fail(f"{path}: no such file")
-    except json.JSONDecodeError as exc:
-        _fail(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})")
-
-
-def _site(site: str | None) -> str:
-    return site or load_settings().site
+app.add_typer(jobs_app, name="jobs")
 
 
 @app.command()
@@ -95,7 +44,7 @@ def stack(
     try:
         code = asyncio.run(main_async(data_dir, once=once, members=members, ui_port=ui_port))
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     raise typer.Exit(code)
 
 
@@ -109,12 +58,12 @@ def submit(
     wait: Annotated[bool, typer.Option(help="also wait for the background steps")] = False,
 ) -> None:
     """Submit documents and print each verdict (accepted / rejected with field errors / pending)."""
-    docs = [_read_json(f) for f in files]
+    docs = [read_json(f) for f in files]
 
     async def work(client: DuesflowClient) -> int:
         rejected = 0
         for path, doc in zip(files, docs, strict=True):
-            verdict = await client.submit(doc, site=_site(site), user=user)
+            verdict = await client.submit(doc, site=site_or_default(site), user=user)
             console.print(f"{path.name}: [bold]{verdict.status}[/bold] {verdict.workflow_id or ''}")
             for err in verdict.errors:
                 console.print(f"  {err.field}: {err.message} ({err.code})")
@@ -123,7 +72,7 @@ def submit(
                 _print_steps((await client.wait(verdict.workflow_id)).steps)
         return rejected
 
-    raise typer.Exit(1 if _run(work) else 0)
+    raise typer.Exit(1 if run(work) else 0)
 
 
 @app.command("import")
@@ -138,27 +87,79 @@ def import_(
     site: Site = None,
 ) -> None:
     """Import reference data (validated first; nothing is written unless every document is valid)."""
-    data = _read_json(file)
+    data = read_json(file)
     if isinstance(data, dict):
         site = site or data.get("site")
         data = [*data.get("customers", []), *data.get("members", []), *data.get("sepa_mandates", [])]
     if not isinstance(data, list):
-        _fail(f"{file}: expected a list of documents or an object with customers/members/sepa_mandates")
+        fail(f"{file}: expected a list of documents or an object with customers/members/sepa_mandates")
 
     async def work(client: DuesflowClient) -> Any:
         with Bar(console=console) as bar:
             task = bar.add_task("importing", total=len(data))
             return await client.load_reference_data(
-                data, site=_site(site), on_progress=lambda done, total: bar.update(task, completed=done)
+                data, site=site_or_default(site), on_progress=lambda done, total: bar.update(task, completed=done)
             )
 
     try:
-        report = _run(work)
+        report = run(work)
     except DocumentRejected as exc:
         for err in exc.errors:
             console.print(f"  {err.field}: {err.message} ({err.code})")
-        _fail(f"{len(exc.errors)} problem(s); nothing was imported", 1)
+        fail(f"{len(exc.errors)} problem(s); nothing was imported", 1)
     console.print(f"imported {report.customers} customers, {report.members} members, {report.mandates} mandates")
+
+
+@app.command()
+def backfill(
+    paths: Annotated[
+        list[Path], typer.Argument(help="ERPNext JSON files (one document or a list each) or directories of them")
+    ],
+    user: Annotated[str, typer.Option(help="the ERP user the backfill runs as")],
+    site: Site = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=32, help="documents in flight at once")] = 4,
+) -> None:
+    """Push historical documents through the pipelines at BULK priority: live submissions keep going first.
+
+    Invoices go first, then credit notes, payments and cancellations (each validated against the earlier ones).
+    Re-running it is safe: documents already submitted return their recorded verdicts.
+    """
+    try:
+        docs = read_documents(paths)
+    except ValueError as exc:
+        fail(str(exc))
+
+    async def work(client: DuesflowClient) -> BackfillReport:
+        with Bar(console=console) as bar:
+            task = bar.add_task("backfill (bulk priority)", total=len(docs))
+            return await run_backfill(
+                client.submit,
+                docs,
+                site=site_or_default(site),
+                user=user,
+                concurrency=concurrency,
+                on_progress=lambda done, total: bar.update(task, completed=done),
+            )
+
+    report = run(work)
+    console.print(f"{report.accepted} accepted, {len(report.rejected)} rejected, {report.pending} pending")
+    for name, error in report.rejected:
+        console.print(f"  {name}: {error}")
+    if report.pending:
+        console.print("pending: no verdict in time; they run when a worker is free (see `duesflow jobs list`)")
+
+
+@app.command("user-key")
+def user_key(user: Annotated[str, typer.Argument(help="the ERP user (e-mail address)")]) -> None:
+    """Print the pseudonym that search attributes use for a user (DuesflowUser), for `temporal workflow list`."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+    try:
+        console.print(user_key_of(settings, user))
+    except ValueError as exc:
+        fail(str(exc))
 
 
 @app.command()
@@ -168,8 +169,8 @@ def progress(
     site: Site = None,
 ) -> None:
     """Show a document's verdict and the state of each background step."""
-    wid = workflow_id(_site(site), doctype, name)
-    result = _run(lambda client: client.progress(wid))
+    wid = workflow_id(site_or_default(site), doctype, name)
+    result = run(lambda client: client.progress(wid))
     verdict = result.verdict.status if result.verdict else "pending"
     console.print(f"{wid}: verdict [bold]{verdict}[/bold]")
     _print_steps(result.steps)
@@ -178,7 +179,7 @@ def progress(
 @app.command()
 def history(member: Annotated[str, typer.Argument(help="member id")], site: Site = None) -> None:
     """Show a member's payment history (served from the cache when warm)."""
-    rows = _run(lambda client: client.member_history(_site(site), member))
+    rows = run(lambda client: client.member_history(site_or_default(site), member))
     table = Table(title=f"history of {member}")
     for col in ("#", "document", "type", "posted", "due", "amount", "paid", "outstanding", "status", "mandate"):
         table.add_column(col)
@@ -205,7 +206,7 @@ def totals(
     site: Site = None,
 ) -> None:
     """Daily payment totals per mode of payment."""
-    rows = _run(lambda client: client.daily_totals(_site(site), date_from.date(), date_to.date()))
+    rows = run(lambda client: client.daily_totals(site_or_default(site), date_from.date(), date_to.date()))
     table = Table(title="daily totals")
     for col in ("date", "mode", "count", "total"):
         table.add_column(col)
@@ -226,37 +227,37 @@ def _day(on: dt.datetime | None) -> dt.date:
 @app.command()
 def reminders(invoice: Annotated[str, typer.Argument(help="Sales Invoice name")], site: Site = None) -> None:
     """An invoice's reminders: levels sent (when, message id), the next level and when it is due, the state."""
-    view = _run(lambda client: client.reminders(_site(site), invoice))
+    view = run(lambda client: client.reminders(site_or_default(site), invoice))
     if view is None:
-        _fail(f"{invoice} has no reminder case (paid in time, below the minimum amount, or unknown)", 1)
+        fail(f"{invoice} has no reminder case (paid in time, below the minimum amount, or unknown)", 1)
     console.print(
         f"{invoice} · member {view.member} · state [bold]{view.state}[/bold]"
         + (f" · level {view.next_level} due {view.next_due:%Y-%m-%d %H:%M} UTC" if view.next_due else "")
     )
-    _print_rows(view.sent, ["level", "outcome", "sent_at", "days_overdue", "amount", "message_id"])
+    print_rows(view.sent, ["level", "outcome", "sent_at", "days_overdue", "amount", "message_id"])
 
 
 @app.command()
 def overdue(on: Day = None, site: Site = None) -> None:
     """What each member owes on a day, worst first, with the band (Critical > 60 days, Urgent > 30, Overdue > 14)."""
-    lines = _run(lambda client: client.overdue_report(_site(site), _day(on)))
-    _print_rows([line.model_dump() for line in lines], ["member", "band", "days_overdue", "outstanding", "invoices"])
+    lines = run(lambda client: client.overdue_report(site_or_default(site), _day(on)))
+    print_rows([line.model_dump() for line in lines], ["member", "band", "days_overdue", "outstanding", "invoices"])
 
 
 @app.command("handed-off")
 def handed_off(site: Site = None) -> None:
     """Invoices whose final notice went unanswered, for the board (suspension or collection)."""
-    rows = _run(lambda client: client.handed_off(_site(site)))
-    _print_rows(rows, ["invoice", "member", "outstanding", "due_date", "levels_sent", "handed_off_at"])
+    rows = run(lambda client: client.handed_off(site_or_default(site)))
+    print_rows(rows, ["invoice", "member", "outstanding", "due_date", "levels_sent", "handed_off_at"])
 
 
 @app.command()
 def retries(on: Day = None, site: Site = None) -> None:
     """SEPA retry collections the ERP should present by a day, and the returns that need a person."""
-    due = _run(lambda client: client.due_collection_retries(_site(site), _day(on)))
-    _print_rows(due, ["due_date", "invoice", "mandate_id", "attempt", "reason_code", "outstanding"], "due retries")
-    attention = _run(lambda client: client.returns_needing_attention(_site(site)))
-    _print_rows(
+    due = run(lambda client: client.due_collection_retries(site_or_default(site), _day(on)))
+    print_rows(due, ["due_date", "invoice", "mandate_id", "attempt", "reason_code", "outstanding"], "due retries")
+    attention = run(lambda client: client.returns_needing_attention(site_or_default(site)))
+    print_rows(
         attention, ["invoice", "mandate_id", "reason_code", "decision", "return_payment"], "returns needing a person"
     )
 
@@ -269,28 +270,17 @@ def upkeep(
 ) -> None:
     """Run an upkeep job now (as its schedule would, e.g. for a missed day) and print what it changed."""
     if job not in JOBS:
-        _fail(f"job must be one of {', '.join(JOBS)}, got {job!r}")
-    report = _run(lambda client: client.run_upkeep(job, _day(on), site))  # type: ignore[arg-type]
+        fail(f"job must be one of {', '.join(JOBS)}, got {job!r}")
+    report = run(lambda client: client.run_upkeep(job, _day(on), site))  # type: ignore[arg-type]
     console.print(f"{report.job} on {report.on_date}: " + (", ".join(f"{k} {v}" for k, v in report.changed.items())))
 
 
 @app.command()
 def schedules() -> None:
     """Create the upkeep Temporal Schedules, or bring them up to date (the worker does this at start)."""
-    done = _run(lambda client: client.ensure_schedules())
+    done = run(lambda client: client.ensure_schedules())
     for sid, what in done.items():
         console.print(f"{sid}: {what}")
-
-
-def _print_rows(rows: list[dict[str, Any]], columns: list[str], title: str | None = None) -> None:
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            *(", ".join(r[c]) if isinstance(r[c], list) else str(r[c] if r[c] is not None else "") for c in columns)
-        )
-    console.print(table)
 
 
 @db_app.command("upgrade")
@@ -301,7 +291,7 @@ def db_upgrade() -> None:
     try:
         upgrade(load_settings().database_url)
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print("ledger is at the newest migration")
 
 

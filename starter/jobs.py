@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,9 @@ from workflows import search_attributes as sa
 
 PIPELINES = ("PaymentEntryWorkflow", "SalesInvoiceWorkflow")
 DOCTYPES = ("Payment Entry", "Sales Invoice")
+_PIPELINE_LIST = f"({', '.join(repr(t) for t in PIPELINES)})"
+# ERPNext names (ACC-PAY-2025-00201, ACC-SINV-RET-2025-00003): nothing that could break out of a query string.
+DOCUMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,139}$")
 
 # Visibility clauses for each status a user filters by (Queued/Running/Retrying are told apart after loading).
 _STATUS_CLAUSE: dict[JobStatus, str] = {
@@ -234,7 +238,7 @@ class JobService:
         return caller
 
     def _scope(self, site: str, caller: Caller, doctype: str | None) -> str:
-        query = f"DuesflowSite = '{site}' AND WorkflowType IN ({', '.join(repr(t) for t in PIPELINES)})"
+        query = f"DuesflowSite = '{site}' AND WorkflowType IN {_PIPELINE_LIST}"
         if doctype is not None:
             if doctype not in DOCTYPES:
                 raise ValueError(f"doctype must be one of {', '.join(DOCTYPES)}, got {doctype!r}")
@@ -253,6 +257,9 @@ class JobService:
             )
 
     async def _execution(self, site: str, workflow_id: str) -> WorkflowExecution:
+        """``workflow_id`` may also be a document name (what an operator knows): it is looked up on the site."""
+        if not workflow_id.startswith(f"{site}:"):
+            workflow_id = await self._by_document(site, workflow_id)
         try:
             execution = await self._client.get_workflow_handle(workflow_id).describe()
         except RPCError as exc:
@@ -262,6 +269,17 @@ class JobService:
         if execution.typed_search_attributes.get(sa.SITE) != site or execution.workflow_type not in PIPELINES:
             raise LookupError(f"no job {workflow_id!r} on site {site}")
         return execution
+
+    async def _by_document(self, site: str, name: str) -> str:
+        if not DOCUMENT_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is neither a workflow id of site {site} nor a document name")
+        query = f"DuesflowSite = '{site}' AND DuesflowDocument = '{name}' AND WorkflowType IN {_PIPELINE_LIST}"
+        ids = sorted({e.id async for e in self._client.list_workflows(query, limit=10)})
+        if not ids:
+            raise LookupError(f"no job for document {name!r} on site {site}")
+        if len(ids) > 1:
+            raise LookupError(f"document {name!r} has several jobs, name one: {', '.join(ids)}")
+        return ids[0]
 
     async def _count(self, query: str) -> int:
         return (await self._client.count_workflows(query)).count

@@ -114,7 +114,7 @@ class Pipeline:
                 task_queue=self.inp.background_task_queue,
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=retry_policy(level, self.inp.retry_interval_scale),
-                priority=Priority(priority_key=int(Level.BULK if self.inp.bulk else level)),
+                priority=self._priority(level),
                 summary=summary,
             )
         except ActivityError as err:
@@ -145,7 +145,7 @@ class Pipeline:
                 task_queue=self.inp.background_task_queue,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=BOOKKEEPING_RETRY,
-                priority=Priority(priority_key=int(Level.HIGH)),
+                priority=self._priority(Level.HIGH),
                 summary=f"audit failure of {name}",
             )
             return False
@@ -220,7 +220,7 @@ class Pipeline:
             task_queue=self.inp.background_task_queue,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=BOOKKEEPING_RETRY,
-            priority=Priority(priority_key=int(Level.HIGH)),
+            priority=self._priority(Level.HIGH),
             summary="audit cancellation",
         )
         await self._notify(*outcome(doc.doctype, doc.name, self.verdict, self._list(), cancelled=True))
@@ -243,9 +243,13 @@ class Pipeline:
             task_queue=self.inp.background_task_queue,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=BOOKKEEPING_RETRY,
-            priority=Priority(priority_key=int(Level.HIGH)),
+            priority=self._priority(Level.HIGH),
             summary=f"notify submitter: {kind}",
         )
+
+    def _priority(self, level: Level) -> Priority:
+        """Everything of a backfilled document waits behind live work, its bookkeeping included."""
+        return Priority(priority_key=int(Level.BULK if self.inp.bulk else level))
 
     def _list(self) -> list[StepProgress]:
         return list(self.steps.values())

@@ -155,7 +155,7 @@ class ReminderWorkflow:
             task_queue=inp.background_task_queue,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=reminder_retry(inp.retry_interval_scale),
-            priority=Priority(priority_key=int(Level.NORMAL)),
+            priority=Priority(priority_key=int(Level.BULK if inp.bulk else Level.NORMAL)),
             summary=summary,
             # An operator's cancel waits for a running step to finish: its commit then precedes the case's stop.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -199,6 +199,7 @@ async def start_reminders(inp: SubmissionInput, verdict: Verdict) -> bool:
                 policy=inp.reminder_policy,
                 background_task_queue=inp.background_task_queue,
                 retry_interval_scale=inp.retry_interval_scale,
+                bulk=inp.bulk,
             ),
             id=reminders_id(inp.site, doc.name),
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
@@ -208,6 +209,8 @@ async def start_reminders(inp: SubmissionInput, verdict: Verdict) -> bool:
                     SearchAttributePair(sa.DOCTYPE, "Sales Invoice"),
                     SearchAttributePair(sa.DOCUMENT, doc.name),
                     SearchAttributePair(sa.STATE, "reminders"),
+                    # Inputs recorded before job tracking carry no user key.
+                    *([SearchAttributePair(sa.USER, inp.user_key)] if inp.user_key else []),
                 ]
             ),
             static_summary=f"Reminders for Sales Invoice {doc.name} · €{doc.grand_total} · due {doc.due_date}",
