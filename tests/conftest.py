@@ -162,7 +162,16 @@ async def temporal_env(temporal_ui_port: int) -> AsyncIterator[WorkflowEnvironme
         ui_port=temporal_ui_port,
         dev_server_log_level="error",
         # Per-workflow time skipping (tests/time_skipping.py) lets a six-week dunning flow run in seconds.
-        dev_server_extra_args=["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"],
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "frontend.WorkflowTimeSkippingEnabled=true",
+            # One partition per task queue, so a priority test sees one backlog in one order (with the default 4,
+            # each partition orders its own share: live work still goes first, but only within each partition).
+            "--dynamic-config-value",
+            "matching.numTaskqueueReadPartitions=1",
+            "--dynamic-config-value",
+            "matching.numTaskqueueWritePartitions=1",
+        ],
     )
     yield env
     await env.shutdown()

@@ -1,0 +1,93 @@
+"""Priorities (issue 4 item 4): a backfill's backlog waits behind live work. Real dev server (priority keys order a
+task queue's backlog), PostgreSQL and Redis; own task queues, and a background worker with one slot, so the order in
+which the backlog is served is the order in which the steps complete."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from sqlalchemy import Engine, select
+from temporalio.client import Client
+
+import worker as worker_module
+from domain.settings import Settings
+from ledger.cache import ReadCache
+from ledger.schema import audit_records, notifications
+from starter.backfill import backfill
+from starter.client import DuesflowClient
+from tests import builders as b
+from tests.workflows.test_jobs import eventually
+
+USER = "penningmeester@example.nl"
+BACKLOG = 20
+
+
+async def test_live_steps_run_before_a_queued_bulk_backlog(
+    temporal_client: Client, settings: Settings, engine: Engine, cache: ReadCache, site: str
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    own = settings.model_copy(
+        update={
+            "workflow_task_queue": f"prio-wf-{run}",
+            "background_task_queue": f"prio-bg-{run}",
+            "max_concurrent_activities": 1,
+        }
+    )
+    duesflow = DuesflowClient(temporal_client, own, engine, cache)
+
+    async def serve(role: worker_module.Role, stop: asyncio.Event) -> None:
+        with worker_module.ActivityPools.create(own) as pools:
+            built = worker_module.build_workers(temporal_client, own, engine, cache, pools, role)
+            await worker_module.serve(built, stop, role)
+
+    async def scheduled(wid: str) -> bool:
+        job = await duesflow.job_api.job(site, wid, USER)
+        return bool(job.steps) and all(s.status == "pending" for s in job.steps)
+
+    stop = asyncio.Event()
+    workflows = asyncio.create_task(serve("workflows", stop))
+    background: asyncio.Task[None] | None = None
+    try:
+        reference: list[dict[str, Any]] = [b.customer("C1"), b.member("M1", "C1"), b.customer("C2")]
+        reference += [b.member("M2", "C2")]
+        await duesflow.load_reference_data(reference, site=site)
+        # Below the reminder minimum: only the history step and the notification per invoice.
+        bulk = [b.invoice(f"OLD-{n:02d}", "C2", 9.0, member_name="M2") for n in range(BACKLOG)]
+        report = await backfill(duesflow.submit, bulk, site=site, user=USER)
+        assert report.accepted == BACKLOG
+        live = await duesflow.submit(b.invoice("NEW-1", "C1", 9.0, member_name="M1"), site=site, user=USER)
+        assert live.status == "accepted" and live.workflow_id
+        # The whole backlog and the live step wait in the background queue before any worker takes one.
+        for n in range(BACKLOG):
+            assert await eventually(lambda n=n: scheduled(f"{site}:Sales Invoice:OLD-{n:02d}"), bool)
+        assert await eventually(lambda: scheduled(live.workflow_id or ""), bool)
+
+        background = asyncio.create_task(serve("background", stop))
+        await asyncio.wait_for(duesflow.wait(live.workflow_id), timeout=60)
+        for n in range(BACKLOG):
+            await asyncio.wait_for(duesflow.wait(f"{site}:Sales Invoice:OLD-{n:02d}"), timeout=60)
+    finally:
+        stop.set()
+        await workflows
+        if background is not None:
+            await background
+
+    with engine.connect() as conn:
+        steps = conn.execute(
+            select(audit_records.c.name)
+            .where(audit_records.c.site == site, audit_records.c.event == "step_completed")
+            .order_by(audit_records.c.id)
+        ).scalars()
+        completed = list(steps)
+        notified = list(
+            conn.execute(
+                select(notifications.c.name).where(notifications.c.site == site).order_by(notifications.c.id)
+            ).scalars()
+        )
+    assert len(completed) == BACKLOG + 1
+    # Queued last, served first: the live invoice's step before every step of the backlog.
+    assert completed[0] == "NEW-1", completed
+    # Its notification is scheduled only when that step is done; by then the one slot may have taken a bulk step.
+    assert notified.index("NEW-1") <= 1, notified
