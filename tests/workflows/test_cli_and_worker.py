@@ -37,6 +37,16 @@ COMMANDS = [
     "schedules",
     "db",
     "db upgrade",
+    "backfill",
+    "user-key",
+    "jobs",
+    "jobs list",
+    "jobs show",
+    "jobs stats",
+    "jobs retry",
+    "jobs cancel",
+    "jobs cleanup",
+    "jobs notifications",
 ]
 
 
@@ -198,3 +208,44 @@ async def test_reminder_reads_and_upkeep_from_the_command_line(
     code, out = await run_cli(env, *args)
     assert code == 0, out
     assert "audit-retention on 2026-11-23: deleted_critical 0, deleted_error 0, deleted_info 0" in out
+
+
+@pytest.mark.usefixtures("workers")
+async def test_backfill_and_jobs_from_the_command_line(
+    settings: Settings, temporal_client: Client, tmp_path: Path
+) -> None:
+    site = f"cli{uuid.uuid4().hex[:8]}.test"
+    env = cli_env(settings, temporal_client)
+    code, out = await run_cli(env, "import", str(FIXTURES / "reference_data.json"), "--site", site)
+    assert code == 0, out
+    history = tmp_path / "history"
+    history.mkdir()
+    for doc in FIXTURES.glob("*_ACC-*.json"):
+        shutil.copy(doc, history / doc.name)
+    code, out = await run_cli(env, "backfill", str(history), "--user", "u@example.nl", "--site", site)
+    assert code == 0, out
+    # Payments after the invoices they pay, the credit note after its invoice: every document accepted.
+    assert "10 accepted, 0 rejected, 0 pending" in out
+
+    user = ["--user", "u@example.nl", "--site", site]
+    code, out = await run_cli(env, "jobs", "list", *user, "--doctype", "Payment Entry")
+    assert code == 0, out
+    assert "4 job(s)" in out and f"{site}:Payment Entry:ACC-PAY-2025-00201" in out
+    code, out = await run_cli(env, "jobs", "show", "ACC-PAY-2025-00201", *user)
+    assert code == 0, out
+    assert "Payment Entry ACC-PAY-2025-00201 · €15.00 · SEPA Direct Debit" in out and "sepa" in out
+    code, out = await run_cli(env, "jobs", "stats", *user)
+    assert code == 0 and "10 job(s)" in out, out
+
+    code, out = await run_cli(env, "jobs", "retry", "ACC-PAY-2025-00201", *user)
+    assert code == 3 and "only holders of an admin role" in out, out
+    admin = ["--user", "beheer@example.nl", "--role", "System Manager", "--site", site]
+    code, out = await run_cli(env, "jobs", "retry", "ACC-PAY-2025-00201", *admin)
+    assert code == 2 and "only failed jobs can be retried" in out, out
+    code, out = await run_cli(env, "jobs", "cleanup", "--days", "0", *admin)
+    assert code == 2 and "days must be a whole number from 1 to 365" in out, out
+    code, out = await run_cli(env, "jobs", "show", "ACC-PAY-2099-00001", *user)
+    assert code == 2 and "no job for document 'ACC-PAY-2099-00001'" in out, out
+
+    code, out = await run_cli(env, "user-key", "U@example.nl")
+    assert code == 0 and out.strip().startswith("u-") and "@" not in out, out

@@ -1,0 +1,185 @@
+"""Pure rules of job tracking (no server): job status, progress, error grouping, notifications' wording, the user
+pseudonym, callers' roles, the backfill's order and its input errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from domain.jobs import Job, StepView, check_days, check_limit, check_status, derive_status, top_errors
+from domain.messages import StepProgress
+from domain.notifications import channel, outcome
+from domain.settings import ConfigError, Settings, load_settings, user_key_of
+from domain.users import Caller, user_key
+from domain.verdicts import FieldError, Verdict
+from starter.backfill import backfill_order, read_documents
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+def step(name: str, status: str) -> StepView:
+    return StepView(name=name, status=status)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("execution", "state", "steps", "expected"),
+    [
+        ("RUNNING", "submitted", [], "Queued"),
+        ("RUNNING", "accepted", [step("sepa", "pending")], "Queued"),  # accepted, no worker has taken a step yet
+        ("RUNNING", "accepted", [step("sepa", "running")], "Running"),
+        ("RUNNING", "accepted", [step("sepa", "done"), step("analytics", "pending")], "Running"),
+        ("RUNNING", "accepted", [step("sepa", "retrying"), step("analytics", "done")], "Retrying"),
+        ("COMPLETED", "completed", [step("sepa", "done")], "Completed"),
+        ("COMPLETED", "accepted", [], "Completed"),  # accepted without background steps
+        ("COMPLETED", "completed_with_failures", [step("sepa", "failed")], "Failed"),
+        ("COMPLETED", "rejected", [], "Failed"),
+        ("CANCELED", "cancelled", [], "Cancelled"),
+        ("TERMINATED", "accepted", [], "Cancelled"),
+        ("FAILED", "accepted", [], "Failed"),
+        ("TIMED_OUT", "accepted", [], "Failed"),
+    ],
+)
+def test_job_status_follows_temporal_and_the_pipeline_state(
+    execution: str, state: str, steps: list[StepView], expected: str
+) -> None:
+    assert derive_status(execution, state, steps) == expected
+
+
+def job(status: str, *, done: int = 0, total: int = 0, state: str = "accepted", error: str | None = None) -> Job:
+    return Job(
+        workflow_id="s:Payment Entry:P",
+        run_id="r",
+        site="s",
+        doctype="Payment Entry",
+        name="P",
+        status=status,  # type: ignore[arg-type]
+        state=state,
+        submitted_at=NOW,
+        steps_done=done,
+        steps_total=total,
+        last_error=error,
+    )
+
+
+def test_progress_counts_step_one() -> None:
+    assert job("Queued", state="submitted", total=3).progress_percent == 0
+    assert job("Running", done=0, total=3).progress_percent == 25  # the verdict is one of four steps
+    assert job("Running", done=2, total=3).progress_percent == 75
+    assert job("Completed", done=0, total=0).progress_percent == 100
+
+
+def test_top_errors_group_failed_jobs_by_first_line() -> None:
+    jobs = [
+        job("Failed", error="sepa failed: OperationalError (SQLSTATE 08006)\nmore"),
+        job("Failed", error="sepa failed: OperationalError (SQLSTATE 08006)"),
+        job("Failed", error="analytics failed: boom"),
+        job("Completed", error="sepa failed: ignored for completed jobs"),
+    ]
+    assert top_errors(jobs) == [("sepa failed: OperationalError (SQLSTATE 08006)", 2), ("analytics failed: boom", 1)]
+
+
+@pytest.mark.parametrize(
+    ("check", "bad", "message"),
+    [
+        (check_limit, 0, "limit must be between 1 and 100"),
+        (check_limit, 101, "limit must be between 1 and 100"),
+        (check_days, 0, "days must be a whole number from 1 to 365"),
+        (check_days, 366, "days must be a whole number from 1 to 365"),
+        (check_status, "done", "status must be one of Queued, Running, Retrying, Completed, Failed, Cancelled"),
+    ],
+)
+def test_bad_arguments_are_named(check: object, bad: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        check(bad)  # type: ignore[operator]
+
+
+def test_status_filter_ignores_case() -> None:
+    assert check_status("failed") == "Failed" and check_status(None) is None
+
+
+def test_notification_wording() -> None:
+    steps = [
+        StepProgress(name="sepa", status="failed", last_error="exceeds the mandate maximum"),
+        StepProgress(name="analytics", status="done"),
+    ]
+    accepted = Verdict(status="accepted")
+    assert outcome("Payment Entry", "P-1", accepted, steps) == (
+        "failed",
+        "Payment Entry P-1: 1 of 2 steps done; sepa failed: exceeds the mandate maximum",
+    )
+    assert outcome("Payment Entry", "P-1", accepted, [StepProgress(name="analytics", status="done")]) == (
+        "completed",
+        "Payment Entry P-1: all 1 steps done",
+    )
+    rejected = Verdict(
+        status="rejected",
+        errors=[
+            FieldError(field="party", code="unknown_customer", message="unknown"),
+            FieldError(field="x", code="y", message="z"),
+        ],
+    )
+    assert outcome("Payment Entry", "P-1", rejected, []) == (
+        "rejected",
+        "Payment Entry P-1 was rejected: party: unknown (and 1 more)",
+    )
+    assert outcome("Sales Invoice", "I-1", None, [], cancelled=True) == (
+        "cancelled",
+        "Sales Invoice I-1 was cancelled; 0 of 0 steps had finished",
+    )
+
+
+def test_user_key_is_stable_case_insensitive_keyed_and_not_the_address() -> None:
+    key = user_key("Penningmeester@Example.nl", "secret-one")
+    assert key == user_key(" penningmeester@example.nl ", "secret-one")
+    assert key != user_key("penningmeester@example.nl", "secret-two")
+    assert key.startswith("u-") and "example" not in key and len(key) == 22
+    assert channel("s.example", key) == f"duesflow:notifications:s.example:{key}"
+    with pytest.raises(ValueError, match="user must be the ERP user"):
+        user_key("  ", "secret-one")
+
+
+def test_settings_for_job_tracking() -> None:
+    settings = Settings()
+    assert user_key_of(settings, "a@b.nl") == user_key("a@b.nl", "duesflow-development-only")
+    with pytest.raises(ConfigError, match="DUESFLOW_METRICS_ADDRESS"):
+        load_settings(metrics_address="9464")
+    with pytest.raises(ConfigError, match="DUESFLOW_USER_KEY_SECRET"):
+        load_settings(user_key_secret="short")
+    with pytest.raises(ConfigError, match="DUESFLOW_ADMIN_ROLES"):
+        load_settings(admin_roles=[])
+
+
+def test_caller_roles() -> None:
+    caller = Caller.of("A@B.nl", ["Accounts User", " System Manager "])
+    assert caller.user == "a@b.nl" and caller.is_admin(["System Manager"])
+    assert not Caller.of("a@b.nl").is_admin(["System Manager"])
+    with pytest.raises(ValueError, match="roles must be a list"):
+        Caller.of("a@b.nl", "System Manager")
+
+
+def test_backfill_order_puts_what_others_refer_to_first() -> None:
+    docs = [
+        {"doctype": "Payment Entry", "name": "P-1", "posting_date": "2025-01-05", "docstatus": 1},
+        {"doctype": "Sales Invoice", "name": "I-2", "posting_date": "2025-02-01", "docstatus": 1},
+        {"doctype": "Sales Invoice", "name": "I-1", "posting_date": "2025-01-01", "docstatus": 1},
+        {"doctype": "Sales Invoice", "name": "I-1", "posting_date": "2025-01-01", "docstatus": 2},
+        {"doctype": "Sales Invoice", "name": "C-1", "posting_date": "2024-12-01", "docstatus": 1, "is_return": 1},
+    ]
+    order = [(d["name"], d["docstatus"]) for d in backfill_order(docs)]
+    assert order == [("I-1", 1), ("I-2", 1), ("C-1", 1), ("P-1", 1), ("I-1", 2)]
+
+
+def test_backfill_input_errors_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps([{"doctype": "Sales Invoice", "name": "I-1"}, {"doctype": "Customer"}]))
+    with pytest.raises(ValueError, match=r"a\.json\[1\]: doctype must be 'Payment Entry' or 'Sales Invoice'"):
+        read_documents([tmp_path])
+    (tmp_path / "a.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"a\.json: not valid JSON"):
+        read_documents([tmp_path / "a.json"])
+    with pytest.raises(ValueError, match=r"nope\.json: no such file"):
+        read_documents([tmp_path / "nope.json"])
+    (tmp_path / "a.json").write_text(json.dumps({"doctype": "Payment Entry", "name": "P-1"}))
+    assert [d["name"] for d in read_documents([tmp_path])] == ["P-1"]
