@@ -8,14 +8,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from domain.history import HistoryRow
+from domain.jobs import Job, JobDetail, JobStatistics
 from domain.messages import PipelineResult, Progress
+from domain.notifications import Notification
 from domain.settings import Settings
 from domain.verdicts import Verdict
 from starter.client import DuesflowClient
+from starter.jobs import RetryReport
 from starter.reference_data import ImportReport
 
 T = TypeVar("T")
@@ -55,6 +58,40 @@ class BlockingDuesflowClient:
         self, docs: Sequence[Any], *, site: str, on_progress: Callable[[int, int], None] | None = None
     ) -> ImportReport:
         return self._call(self._client.load_reference_data(docs, site=site, on_progress=on_progress))
+
+    # Job tracking (starter/jobs.py): the caller names the ERP user and their roles.
+    def jobs(
+        self,
+        site: str,
+        user: str,
+        roles: Iterable[str] = (),
+        *,
+        status: str | None = None,
+        doctype: str | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        return self._call(self._client.job_api.jobs(site, user, roles, status=status, doctype=doctype, limit=limit))
+
+    def job(self, site: str, workflow_id: str, user: str, roles: Iterable[str] = ()) -> JobDetail:
+        return self._call(self._client.job_api.job(site, workflow_id, user, roles))
+
+    def job_statistics(self, site: str, user: str, roles: Iterable[str] = ()) -> JobStatistics:
+        return self._call(self._client.job_api.job_statistics(site, user, roles))
+
+    def retry(self, site: str, workflow_id: str, user: str, roles: Iterable[str] = ()) -> RetryReport:
+        return self._call(self._client.job_api.retry(site, workflow_id, user, roles))
+
+    def cancel(self, site: str, workflow_id: str, user: str, roles: Iterable[str] = ()) -> Job:
+        return self._call(self._client.job_api.cancel(site, workflow_id, user, roles))
+
+    def cleanup(self, site: str, user: str, roles: Iterable[str] = (), *, days: int = 7) -> dict[str, int]:
+        return self._call(self._client.job_api.cleanup(site, user, roles, days=days))
+
+    def notifications(self, site: str, user: str, *, unread_only: bool = True) -> list[Notification]:
+        return self._call(self._client.job_api.notifications(site, user, unread_only=unread_only))
+
+    def mark_notifications_read(self, site: str, user: str, ids: Sequence[int] | None = None) -> int:
+        return self._call(self._client.job_api.mark_read(site, user, ids))
 
     # Reads are synchronous underneath: call them directly, no loop hop.
     def member_history(self, site: str, member: str) -> list[HistoryRow]:
