@@ -2,9 +2,9 @@
 
 Same shape as duesflow's payment pipeline: the ``verdict`` update (Update-With-Start target) is answered after a
 local activity in the first workflow task; then, for a SEPA payment, one "sepa" activity; then one "history" activity
-per member of the customer and one "analytics" activity in parallel, all on the background task queue with the same
-options (timeouts, retry policies, priorities, summaries). What it leaves out is duesflow's own work: the ledger, the
-search-attribute upserts per step and the progress bookkeeping.
+per member of the customer and one "analytics" activity in parallel, then a "notify" activity, all on the background
+task queue with the same options (timeouts, retry policies, priorities, summaries). What it leaves out is duesflow's
+own work: the ledger, the search-attribute upserts and the progress bookkeeping.
 
 Deterministic and free of entry code: the sandbox re-imports this module for every workflow run.
 """
@@ -18,7 +18,14 @@ from temporalio import workflow
 from temporalio.common import Priority
 
 with workflow.unsafe.imports_passed_through():
-    from bench.floor_support import FloorInput, floor_analytics, floor_history, floor_sepa, floor_validate
+    from bench.floor_support import (
+        FloorInput,
+        floor_analytics,
+        floor_history,
+        floor_notify,
+        floor_sepa,
+        floor_validate,
+    )
     from domain.contracts import PaymentEntry
     from domain.messages import PipelineResult, StepInput, StepProgress, StepResult
     from domain.priorities import Level
@@ -67,6 +74,8 @@ class FloorWorkflow:
         ]
         parallel.append(step("analytics", floor_analytics, step_input(), Level.LOW, "payment analytics"))
         results += await asyncio.gather(*parallel)
+        # duesflow's pipelines end by notifying the submitter (issue 4): one more activity, at HIGH.
+        await step("notify", floor_notify, step_input(), Level.HIGH, "notify submitter: completed")
         steps = [StepProgress(name=r.step, status="done", attempts=r.attempt, detail=r.detail) for r in results]
         return PipelineResult(verdict=self._verdict, steps=steps)
 

@@ -48,4 +48,9 @@ def floor_analytics(inp: StepInput) -> StepResult:
     return _noop("analytics", inp)
 
 
-BACKGROUND_ACTIVITIES = [floor_sepa, floor_history, floor_analytics]
+@activity.defn(name="FloorNotify")
+def floor_notify(inp: StepInput) -> StepResult:
+    return _noop("notify", inp)
+
+
+BACKGROUND_ACTIVITIES = [floor_sepa, floor_history, floor_analytics, floor_notify]
