@@ -46,6 +46,7 @@ from workflows import search_attributes as sa
 
 PIPELINES = ("PaymentEntryWorkflow", "SalesInvoiceWorkflow")
 DOCTYPES = ("Payment Entry", "Sales Invoice")
+MAX_INSPECTED = 200  # running jobs whose history statistics reads
 _PIPELINE_LIST = f"({', '.join(repr(t) for t in PIPELINES)})"
 # ERPNext names (ACC-PAY-2025-00201, ACC-SINV-RET-2025-00003): nothing that could break out of a query string.
 DOCUMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,139}$")
@@ -111,11 +112,18 @@ class JobService:
         scope = self._scope(site, caller, None)
         now = dt.datetime.now(dt.UTC)
         since = f"StartTime > '{(now - dt.timedelta(hours=24)).isoformat(timespec='seconds').replace('+00:00', 'Z')}'"
-        running = [e async for e in self._client.list_workflows(f"{scope} AND ExecutionStatus = 'Running'")]
+        # Queued, Running and Retrying differ only in the history: inspect the newest running jobs; with a long
+        # backlog (background paused) the older ones count as Queued, which is what they are then.
+        running_total = await self._count(f"{scope} AND ExecutionStatus = 'Running'")
+        running = [
+            e
+            async for e in self._client.list_workflows(f"{scope} AND ExecutionStatus = 'Running'", limit=MAX_INSPECTED)
+        ]
         live = await asyncio.gather(*(self._load(e) for e in running))
         counts = {s: 0 for s in _STATUS_CLAUSE}
         for job in live:
             counts[job.status] += 1
+        counts["Queued"] += max(0, running_total - len(live))
         for closed in ("Completed", "Failed", "Cancelled"):
             counts[closed] = await self._count(f"{scope} AND {_STATUS_CLAUSE[closed]}")
         failed = [e async for e in self._client.list_workflows(f"{scope} AND {_STATUS_CLAUSE['Failed']}", limit=100)]

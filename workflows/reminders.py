@@ -209,8 +209,12 @@ async def start_reminders(inp: SubmissionInput, verdict: Verdict) -> bool:
                     SearchAttributePair(sa.DOCTYPE, "Sales Invoice"),
                     SearchAttributePair(sa.DOCUMENT, doc.name),
                     SearchAttributePair(sa.STATE, "reminders"),
-                    # Inputs recorded before job tracking carry no user key.
-                    *([SearchAttributePair(sa.USER, inp.user_key)] if inp.user_key else []),
+                    # Inputs recorded before job tracking carry no user key (and started their flows without these).
+                    *(
+                        [SearchAttributePair(sa.USER, inp.user_key), SearchAttributePair(sa.MEMBERS, [member])]
+                        if inp.user_key
+                        else []
+                    ),
                 ]
             ),
             static_summary=f"Reminders for Sales Invoice {doc.name} · €{doc.grand_total} · due {doc.due_date}",
