@@ -126,7 +126,7 @@ async def run_demo(client: DuesflowClient, association: demo.DemoAssociation, *,
     verdicts = []
 
     async def submit(doc: dict[str, Any]) -> Any:
-        return await client.submit(doc, site=site, user=f"penningmeester@{site}")
+        return await client.submit(doc, site=site, user=f"penningmeester@{site}")  # the demo's treasurer
 
     # Invoices first, then payments: a payment's invoices must be in the ledger before it is validated, and the
     # generator never allocates more than an invoice's total, so payments may go in any order among themselves.
@@ -158,6 +158,11 @@ async def run_demo(client: DuesflowClient, association: demo.DemoAssociation, *,
     steps = Counter(s.status for r in results for s in r.steps)
     console.print(f"Background steps finished in {time.perf_counter() - started:.1f} s: {dict(steps)}")
     _print_sample(await client.member_history(site, association.members[0]["name"]), association.members[0]["name"])
+    # The treasurer's view of their submissions (the sample bad document counts as Failed: it was rejected).
+    user = f"penningmeester@{site}"
+    stats = await client.job_api.job_statistics(site, user)
+    unread = await client.job_api.notifications(site, user)
+    console.print(f"Jobs of {user}: {stats.by_status}; {len(unread)} unread notifications (duesflow jobs list)")
     return steps.get("failed", 0) == 0 and all(v.status == "accepted" for v in verdicts) and sample.status == "rejected"
 
 
