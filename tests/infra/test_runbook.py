@@ -35,6 +35,7 @@ from ledger.cache import ReadCache
 from starter.client import DuesflowClient
 from starter.schedules import ensure_schedules
 from tests import builders as b
+from tests.polling import eventually
 from workflows import search_attributes as sa
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -101,16 +102,6 @@ def test_the_runbook_parser_finds_the_commands_and_metrics() -> None:
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------------
-
-
-async def eventually(read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout: float = 20.0) -> T:
-    """Visibility, batch jobs and resets settle asynchronously: poll (bounded), never sleep for luck."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await read()
-        if ok(value) or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.2)
 
 
 async def bash(line: str, env: dict[str, str], timeout: float = 60.0) -> tuple[int, str]:

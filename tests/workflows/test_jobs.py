@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -24,6 +23,7 @@ from ledger.cache import ReadCache
 from ledger.schema import audit_records, mandate_usages, notifications, payment_facts
 from starter.client import DuesflowClient
 from tests import builders as b
+from tests.polling import eventually
 from tests.recording import keep
 from workflows import search_attributes as sa
 
@@ -34,16 +34,6 @@ ADMIN_ROLES = ["System Manager"]
 
 pytestmark = pytest.mark.usefixtures("workers")
 T = TypeVar("T")
-
-
-async def eventually(read: Callable[[], Awaitable[T]], ok: Callable[[T], bool], timeout: float = 15.0) -> T:
-    """Visibility is updated asynchronously after a workflow closes: poll it (bounded), never sleep for luck."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await read()
-        if ok(value) or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.1)
 
 
 def count(engine: Engine, table: Any, *where: Any) -> int:

@@ -18,7 +18,7 @@ from ledger.schema import audit_records, notifications
 from starter.backfill import backfill
 from starter.client import DuesflowClient
 from tests import builders as b
-from tests.workflows.test_jobs import eventually
+from tests.polling import eventually
 
 USER = "penningmeester@example.nl"
 BACKLOG = 20
