@@ -43,7 +43,9 @@ def failures_as_application_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except Exception as exc:
             # Only the exception type goes to the log: database errors can quote row values (personal data).
             log.warning("step %s attempt %d failed: %s", activity.info().activity_type, attempt, type(exc).__name__)
-            raise ApplicationError(safe_message(exc), {"attempt": attempt}, type=type(exc).__name__) from exc
+            # "from None": Temporal records an exception's __cause__ chain in the history, and a database error's
+            # text quotes the statement's row values; only the safe message may travel.
+            raise ApplicationError(safe_message(exc), {"attempt": attempt}, type=type(exc).__name__) from None
 
     return wrapper
 

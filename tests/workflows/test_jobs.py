@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 import redis
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
 from temporalio.client import Client, WorkflowExecutionStatus
 
 import worker as worker_module
@@ -262,3 +262,54 @@ async def test_cleanup_removes_old_notifications_only_for_admins(
     assert await api.cleanup(site, ADMIN, ADMIN_ROLES, days=7) == {"notifications": 1}
     assert [n.name for n in await api.notifications(site, TREASURER, unread_only=False)] == ["INV-2"]
     assert await api.cleanup(site, ADMIN, ADMIN_ROLES, days=7) == {"notifications": 0}
+
+
+async def test_a_step_waiting_for_its_next_attempt_shows_retrying_and_cancel_stops_it(
+    temporal_client: Client, settings: Settings, engine: Engine, cache: ReadCache, site: str
+) -> None:
+    """A real PostgreSQL trigger fails the analytics insert; with retry intervals at a tenth of production's the next
+    attempt is 6 s away, long enough to read the job while it waits, and to cancel it before that attempt."""
+    slower = DuesflowClient(temporal_client, settings.model_copy(update={"retry_interval_scale": 0.1}), engine, cache)
+    api = slower.job_api
+    trigger = f"failing_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"""CREATE FUNCTION {trigger}_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                  IF NEW.site = '{site}' THEN RAISE EXCEPTION 'simulated outage'; END IF;
+                  RETURN NEW;
+                END $$"""
+            )
+        )
+        conn.execute(
+            text(
+                f"CREATE TRIGGER {trigger} BEFORE INSERT ON payment_facts FOR EACH ROW EXECUTE FUNCTION {trigger}_fn()"
+            )
+        )
+    try:
+        await slower.load_reference_data([b.customer("C1"), b.member("M1", "C1")], site=site)
+        verdict = await slower.submit(b.payment("PAY-1", "C1", 25.0), site=site, user=TREASURER)
+        assert verdict.status == "accepted" and verdict.workflow_id
+        job = await eventually(lambda: api.job(site, "PAY-1", TREASURER), lambda j: j.status == "Retrying", timeout=5)
+        assert job.status == "Retrying"
+        analytics = next(s for s in job.steps if s.name == "analytics")
+        assert analytics.status == "retrying" and analytics.attempts == 1
+        assert analytics.last_failure == "RaiseException (SQLSTATE P0001)"  # class and SQLSTATE, never row values
+        assert job.last_error == "analytics failed: RaiseException (SQLSTATE P0001)"
+        # The database's own text (it quotes row values) is not in Temporal at all, not even as the failure's cause.
+        described = await temporal_client.get_workflow_handle(verdict.workflow_id).describe()
+        [pending] = [a for a in described.raw_description.pending_activities if a.activity_id == "analytics"]
+        assert not pending.last_failure.HasField("cause") and "outage" not in str(pending.last_failure)
+        await api.cancel(site, "PAY-1", ADMIN, ADMIN_ROLES)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TRIGGER {trigger} ON payment_facts"))
+            conn.execute(text(f"DROP FUNCTION {trigger}_fn()"))
+    handle = temporal_client.get_workflow_handle(verdict.workflow_id)
+    await eventually(handle.describe, lambda d: d.status == WorkflowExecutionStatus.CANCELED)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    assert count(engine, payment_facts, payment_facts.c.site == site) == 0
+    done = await api.job(site, "PAY-1", TREASURER)
+    assert done.status == "Cancelled"
+    assert {s.name: s.status for s in done.steps}["analytics"] == "cancelled"
