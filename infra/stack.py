@@ -161,8 +161,8 @@ async def run_demo(client: DuesflowClient, association: demo.DemoAssociation, *,
     # The treasurer's view of their submissions (the sample bad document counts as Failed: it was rejected).
     user = f"penningmeester@{site}"
     stats = await client.job_api.job_statistics(site, user)
-    unread = await client.job_api.notifications(site, user)
-    console.print(f"Jobs of {user}: {stats.by_status}; {len(unread)} unread notifications (duesflow jobs list)")
+    unread = await client.job_api.unread_count(site, user)
+    console.print(f"Jobs of {user}: {stats.by_status}; {unread} unread notifications (duesflow jobs list)")
     return steps.get("failed", 0) == 0 and all(v.status == "accepted" for v in verdicts) and sample.status == "rejected"
 
 

@@ -59,6 +59,12 @@ def of_user(conn: Connection, site: str, user: str, *, unread_only: bool = True,
     return [Notification.model_validate(dict(r)) for r in rows]
 
 
+def unread_count(conn: Connection, site: str, user: str) -> int:
+    return conn.execute(
+        select(func.count()).where(t.c.site == site, t.c.user_name == normalise_user(user), t.c.read_at.is_(None))
+    ).scalar_one()
+
+
 def mark_read(conn: Connection, site: str, user: str, ids: Sequence[int] | None = None) -> int:
     """Mark the user's own notifications read (``ids=None``: all of them); returns how many changed. Ids of
     another user's notifications are simply not matched."""

@@ -133,11 +133,12 @@ def notifications(
     user: User,
     all_: Annotated[bool, typer.Option("--all", help="also the ones already read")] = False,
     mark_read: Annotated[bool, typer.Option("--mark-read", help="then mark them all read")] = False,
+    limit: Annotated[int, typer.Option(help="at most this many (1-100)")] = 50,
     site: Site = None,
 ) -> None:
     """The user's notifications (completed, failed, rejected, cancelled submissions), newest first."""
     where = site_or_default(site)
-    notes = run(lambda c: c.job_api.notifications(where, user, unread_only=not all_))
+    notes = run(lambda c: c.job_api.notifications(where, user, unread_only=not all_, limit=limit))
     table = Table(title=f"{len(notes)} notification(s)")
     for col in ("id", "when (UTC)", "kind", "message", "read"):
         table.add_column(col, overflow="fold")

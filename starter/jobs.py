@@ -217,9 +217,19 @@ class JobService:
 
     # -- notifications ---------------------------------------------------------------------------------------------
 
-    async def notifications(self, site: str, user: str, *, unread_only: bool = True) -> list[Notification]:
+    async def notifications(
+        self, site: str, user: str, *, unread_only: bool = True, limit: int = 50
+    ) -> list[Notification]:
+        """The user's notifications, newest first (at most ``limit``, 1–100)."""
         caller = self._caller(site, user, ())
-        return await asyncio.to_thread(self._in_tx, notifications.of_user, site, caller.user, unread_only=unread_only)
+        return await asyncio.to_thread(
+            self._in_tx, notifications.of_user, site, caller.user, unread_only=unread_only, limit=check_limit(limit)
+        )
+
+    async def unread_count(self, site: str, user: str) -> int:
+        """For a badge in the ERP's UI."""
+        caller = self._caller(site, user, ())
+        return await asyncio.to_thread(self._in_tx, notifications.unread_count, site, caller.user)
 
     async def mark_read(self, site: str, user: str, ids: Sequence[int] | None = None) -> int:
         """Mark the user's notifications read (all of them when ``ids`` is None); returns how many changed."""

@@ -87,8 +87,11 @@ class BlockingDuesflowClient:
     def cleanup(self, site: str, user: str, roles: Iterable[str] = (), *, days: int = 7) -> dict[str, int]:
         return self._call(self._client.job_api.cleanup(site, user, roles, days=days))
 
-    def notifications(self, site: str, user: str, *, unread_only: bool = True) -> list[Notification]:
-        return self._call(self._client.job_api.notifications(site, user, unread_only=unread_only))
+    def notifications(self, site: str, user: str, *, unread_only: bool = True, limit: int = 50) -> list[Notification]:
+        return self._call(self._client.job_api.notifications(site, user, unread_only=unread_only, limit=limit))
+
+    def unread_count(self, site: str, user: str) -> int:
+        return self._call(self._client.job_api.unread_count(site, user))
 
     def mark_notifications_read(self, site: str, user: str, ids: Sequence[int] | None = None) -> int:
         return self._call(self._client.job_api.mark_read(site, user, ids))

@@ -235,6 +235,7 @@ async def test_notifications_are_stored_published_once_and_marked_read(
         (live["id"], "completed", "Sales Invoice INV-1: all 1 steps done")
     ]
     assert await api.notifications(site, SECRETARY) == []
+    assert await api.unread_count(site, TREASURER) == 1
     assert await api.mark_read(site, SECRETARY, [unread[0].id]) == 0  # not theirs
     assert await api.mark_read(site, TREASURER) == 1
     assert await api.notifications(site, TREASURER) == []
