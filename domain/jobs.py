@@ -37,6 +37,7 @@ class Job(BaseModel):
     status: JobStatus
     state: str | None = Field(None, description="DuesflowState: submitted, accepted, rejected, completed, …")
     submitted_at: dt.datetime
+    submitted_by: str | None = Field(None, description="the ERP user who submitted it (from the workflow's input)")
     closed_at: dt.datetime | None = None
     steps_done: int = 0
     steps_total: int = 0

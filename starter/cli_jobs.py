@@ -72,7 +72,7 @@ def show(job: JobRef, user: User, role: Roles = None, site: Site = None) -> None
     console.print(f"{detail.summary or detail.doctype + ' ' + detail.name}")
     console.print(
         f"status {_status(detail.status)} · state {detail.state} · {_progress(detail)} · submitted "
-        f"{detail.submitted_at:%Y-%m-%d %H:%M:%S} UTC"
+        f"{detail.submitted_at:%Y-%m-%d %H:%M:%S} UTC by {detail.submitted_by or 'unknown'}"
         + (f" · closed {detail.closed_at:%Y-%m-%d %H:%M:%S} UTC" if detail.closed_at else "")
     )
     for err in detail.verdict_errors:

@@ -36,7 +36,7 @@ from domain.jobs import (
     derive_status,
     top_errors,
 )
-from domain.messages import PipelineResult, Progress, StepProgress
+from domain.messages import PipelineResult, Progress, StepProgress, SubmissionInput
 from domain.notifications import Notification
 from domain.settings import Settings, user_key_of
 from domain.users import Caller, NotAllowed
@@ -316,6 +316,7 @@ class JobService:
         verdict_errors: list[str] = []
         workflow_error: str | None = None
         pending: Sequence[object] = ()
+        submitted_by = await self._submitter(events)
         closing = events[-1] if events else None
         if closing is not None and closing.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             payloads = closing.workflow_execution_completed_event_attributes.result.payloads
@@ -346,6 +347,7 @@ class JobService:
             status=derive_status(execution.status.name if execution.status else "RUNNING", state, steps),
             state=state,
             submitted_at=execution.start_time,
+            submitted_by=submitted_by,
             closed_at=execution.close_time,
             steps_done=sum(1 for s in steps if s.status == "done"),
             steps_total=len(steps),
@@ -354,6 +356,16 @@ class JobService:
             verdict_errors=verdict_errors,
             history_events=len(events),
         )
+
+    async def _submitter(self, events: Sequence[HistoryEvent]) -> str | None:
+        """Who submitted it: the ERP user in the workflow's input (the first event)."""
+        if not events or events[0].event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+            return None
+        payloads = events[0].workflow_execution_started_event_attributes.input.payloads
+        if not payloads:
+            return None
+        [inp] = await self._client.data_converter.decode(payloads[:1], [SubmissionInput])
+        return inp.user
 
     async def _audit(
         self, caller: Caller, site: str, job: Job, event: str, run_id: str, details: dict[str, object]

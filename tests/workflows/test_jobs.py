@@ -60,6 +60,7 @@ async def test_users_see_their_own_jobs_and_admins_see_all(
     mine = await eventually(lambda: api.jobs(site, TREASURER), lambda js: [j.status for j in js] == ["Completed"])
     assert [(j.workflow_id, j.status, j.steps_done, j.steps_total) for j in mine] == [(payment, "Completed", 2, 2)]
     assert mine[0].progress_percent == 100 and mine[0].last_error is None
+    assert mine[0].submitted_by == TREASURER
     everyone = await eventually(
         lambda: api.jobs(site, ADMIN, ADMIN_ROLES), lambda js: all(j.status == "Completed" for j in js)
     )
