@@ -47,6 +47,7 @@ from workflows import search_attributes as sa
 PIPELINES = ("PaymentEntryWorkflow", "SalesInvoiceWorkflow")
 DOCTYPES = ("Payment Entry", "Sales Invoice")
 MAX_INSPECTED = 200  # running jobs whose history statistics reads
+MAX_FAILED = 1000  # failed runs statistics checks for having been retried
 _PIPELINE_LIST = f"({', '.join(repr(t) for t in PIPELINES)})"
 # ERPNext names (ACC-PAY-2025-00201, ACC-SINV-RET-2025-00003): nothing that could break out of a query string.
 DOCUMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,139}$")
@@ -61,6 +62,11 @@ _STATUS_CLAUSE: dict[JobStatus, str] = {
     "AND DuesflowState IN ('completed_with_failures', 'rejected')))",
     "Cancelled": "ExecutionStatus IN ('Canceled', 'Terminated')",
 }
+
+
+def _may_be_retried(execution: WorkflowExecution) -> bool:
+    state = execution.typed_search_attributes.get(sa.STATE)
+    return execution.status != WorkflowExecutionStatus.COMPLETED or state == "completed_with_failures"
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,8 @@ class JobService:
         wanted = check_status(status)
         query = self._scope(site, caller, doctype) + (f" AND {_STATUS_CLAUSE[wanted]}" if wanted else "")
         executions = [e async for e in self._client.list_workflows(query, limit=check_limit(limit))]
-        loaded = await asyncio.gather(*(self._load(e) for e in executions))
+        replaced = await self._replaced(executions)
+        loaded = await asyncio.gather(*(self._load(e) for e in executions if e.run_id not in replaced))
         found = [j for j in loaded if wanted is None or j.status == wanted]
         return sorted(found, key=lambda j: j.submitted_at, reverse=True)
 
@@ -126,8 +133,14 @@ class JobService:
         counts["Queued"] += max(0, running_total - len(live))
         for closed in ("Completed", "Failed", "Cancelled"):
             counts[closed] = await self._count(f"{scope} AND {_STATUS_CLAUSE[closed]}")
-        failed = [e async for e in self._client.list_workflows(f"{scope} AND {_STATUS_CLAUSE['Failed']}", limit=100)]
-        failed_jobs = await asyncio.gather(*(self._load(e) for e in failed))
+        # A retried job's failed run stays in visibility beside its new run: count the job once, by its new run.
+        failed = [
+            e async for e in self._client.list_workflows(f"{scope} AND {_STATUS_CLAUSE['Failed']}", limit=MAX_FAILED)
+        ]
+        replaced = await self._replaced(failed)
+        counts["Failed"] -= len(replaced)
+        current = [e for e in failed if e.run_id not in replaced][:100]
+        failed_jobs = await asyncio.gather(*(self._load(e) for e in current))
         ended = counts["Completed"] + counts["Failed"]
         return JobStatistics(
             total=sum(counts.values()),
@@ -298,6 +311,16 @@ class JobService:
         if len(ids) > 1:
             raise LookupError(f"document {name!r} has several jobs, name one: {', '.join(ids)}")
         return ids[0]
+
+    async def _replaced(self, executions: Sequence[WorkflowExecution]) -> set[str]:
+        """Run ids of closed runs that a retry (reset) replaced by a newer run of the same workflow. Only failed
+        runs are ever retried, so only those are checked."""
+        closed_failed = [e for e in executions if e.status != WorkflowExecutionStatus.RUNNING and _may_be_retried(e)]
+        current = await asyncio.gather(
+            *(self._client.get_workflow_handle(wid).describe() for wid in {e.id for e in closed_failed})
+        )
+        current_run = {d.id: d.run_id for d in current}
+        return {e.run_id for e in closed_failed if current_run.get(e.id) not in (None, e.run_id)}
 
     async def _count(self, query: str) -> int:
         return (await self._client.count_workflows(query)).count

@@ -128,6 +128,13 @@ async def test_retry_reruns_a_failed_submission_from_the_failed_step(
     with pytest.raises(ValueError, match="only failed jobs can be retried"):
         await eventually(lambda: api.job(site, wid, ADMIN, ADMIN_ROLES), lambda j: j.status == "Completed")
         await api.retry(site, wid, ADMIN, ADMIN_ROLES)
+    # The failed run stays in Temporal's visibility beside the new one; the job is listed and counted once.
+    jobs = await eventually(lambda: api.jobs(site, TREASURER), lambda js: [j.status for j in js] == ["Completed"] * 2)
+    assert [(j.workflow_id, j.run_id, j.status) for j in jobs if j.name == "PAY-1"] == [
+        (wid, report.new_run_id, "Completed")
+    ]
+    stats = await api.job_statistics(site, TREASURER)
+    assert (stats.total, stats.by_status["Completed"], stats.by_status["Failed"], stats.top_errors) == (2, 2, 0, [])
 
     # Effects of steps that ran before the retry are not repeated: one usage, one fact, one audit record each.
     assert count(engine, mandate_usages, mandate_usages.c.site == site) == 1
