@@ -279,15 +279,21 @@ class PipelineWorkflow:
         return self._pipeline.verdict
 
     async def execute(
-        self, inp: SubmissionInput, background: Callable[[Pipeline], Coroutine[Any, Any, None]]
+        self,
+        inp: SubmissionInput,
+        background: Callable[[Pipeline], Coroutine[Any, Any, None]],
+        on_cancel: Callable[[Pipeline], Coroutine[Any, Any, None]] | None = None,
     ) -> PipelineResult:
-        """Step 1, then (if it accepted a document that runs a pipeline) the workflow's background steps."""
+        """Step 1, then (if it accepted a document that runs a pipeline) the workflow's background steps.
+        ``on_cancel`` stops what the background started beyond this workflow (an invoice's reminder flow)."""
         pipeline = self._pipeline = Pipeline(inp)
         try:
             verdict = await pipeline.validate()
             if verdict.accepted and verdict.runs_pipeline:
                 await background(pipeline)
         except asyncio.CancelledError:
+            if on_cancel is not None and pipeline.tracking and pipeline.verdict is not None:
+                await on_cancel(pipeline)
             await pipeline.cancelled()
             raise
         return await pipeline.finish()

@@ -235,3 +235,10 @@ async def touch_reminders(site: str, invoices: list[str], cause: str) -> None:
             )
 
     await asyncio.gather(*(touch(i) for i in sorted(set(invoices))))
+
+
+async def stop_reminders(site: str, invoice: str) -> None:
+    """Cancel the invoice's reminder flow (it closes its case as stopped). A flow that never started, or has ended,
+    makes the request fail: that is the state wanted anyway."""
+    with contextlib.suppress(FailureError):
+        await workflow.get_external_workflow_handle(reminders_id(site, invoice)).cancel()

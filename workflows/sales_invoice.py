@@ -12,14 +12,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.messages import PipelineResult, SubmissionInput
     from domain.verdicts import Verdict
     from workflows.pipeline import Pipeline, PipelineWorkflow
-    from workflows.reminders import start_reminders, touch_reminders
+    from workflows.reminders import start_reminders, stop_reminders, touch_reminders
 
 
 @workflow.defn
 class SalesInvoiceWorkflow(PipelineWorkflow):
     @workflow.run
     async def run(self, inp: SubmissionInput) -> PipelineResult:
-        return await self.execute(inp, self._background)
+        return await self.execute(inp, self._background, self._stop_reminders)
 
     @classmethod
     async def _background(cls, pipeline: Pipeline) -> None:
@@ -32,6 +32,14 @@ class SalesInvoiceWorkflow(PipelineWorkflow):
         await pipeline.run_parallel(*pipeline.history_steps(verdict.members))
         if reminders is not None:
             await reminders
+
+    @staticmethod
+    async def _stop_reminders(pipeline: Pipeline) -> None:
+        """A cancelled invoice submission sends no reminders either."""
+        doc = pipeline.inp.document
+        assert isinstance(doc, SalesInvoice)
+        if pipeline.verdict is not None and pipeline.verdict.accepted and doc.docstatus != 2 and not doc.is_return:
+            await stop_reminders(pipeline.inp.site, doc.name)
 
     @staticmethod
     async def _reminders(inp: SubmissionInput, doc: SalesInvoice, verdict: Verdict) -> None:
