@@ -45,6 +45,10 @@ def channel(site: str, user_key: str) -> str:
     return f"duesflow:notifications:{site}:{user_key}"
 
 
+def _steps(n: int) -> str:
+    return f"{n} step" if n == 1 else f"{n} steps"
+
+
 def outcome(
     doctype: str, name: str, verdict: Verdict | None, steps: list[StepProgress], *, cancelled: bool = False
 ) -> tuple[NoticeKind, str]:
@@ -52,7 +56,7 @@ def outcome(
     subject = f"{doctype} {name}"
     done = sum(1 for s in steps if s.status == "done")
     if cancelled:
-        return "cancelled", f"{subject} was cancelled; {done} of {len(steps)} steps had finished"
+        return "cancelled", f"{subject} was cancelled; {done} of {_steps(len(steps))} had finished"
     if verdict is None or not verdict.accepted:
         first = verdict.errors[0] if verdict is not None and verdict.errors else None
         reason = f": {first.field}: {first.message}" if first else ""
@@ -62,7 +66,7 @@ def outcome(
     if failed:
         first_failed = failed[0]
         return "failed", (
-            f"{subject}: {done} of {len(steps)} steps done; {first_failed.name} failed"
+            f"{subject}: {done} of {_steps(len(steps))} done; {first_failed.name} failed"
             + (f": {first_failed.last_error}" if first_failed.last_error else "")
         )
-    return "completed", f"{subject}: all {len(steps)} steps done" if steps else f"{subject} was accepted"
+    return "completed", f"{subject}: done ({_steps(len(steps))})" if steps else f"{subject} was accepted"

@@ -23,6 +23,8 @@ JobRef = Annotated[str, typer.Argument(help="workflow id, or the document's name
 
 
 def _progress(job: Job) -> str:
+    if job.state == "rejected":
+        return "rejected at step 1"
     return f"{job.steps_done}/{job.steps_total} · {job.progress_percent}%"
 
 

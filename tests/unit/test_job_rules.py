@@ -112,7 +112,7 @@ def test_notification_wording() -> None:
     )
     assert outcome("Payment Entry", "P-1", accepted, [StepProgress(name="analytics", status="done")]) == (
         "completed",
-        "Payment Entry P-1: all 1 steps done",
+        "Payment Entry P-1: done (1 step)",
     )
     rejected = Verdict(
         status="rejected",

@@ -246,7 +246,7 @@ async def test_notifications_are_stored_published_once_and_marked_read(
 
     unread = await api.notifications(site, TREASURER)
     assert [(n.id, n.kind, n.message) for n in unread] == [
-        (live["id"], "completed", "Sales Invoice INV-1: all 1 steps done")
+        (live["id"], "completed", "Sales Invoice INV-1: done (1 step)")
     ]
     assert await api.notifications(site, SECRETARY) == []
     assert await api.unread_count(site, TREASURER) == 1
