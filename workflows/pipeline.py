@@ -192,7 +192,10 @@ class Pipeline:
                 *([sa.FAILED_STEPS.value_set(failed)] if failed and tracking else []),
             )
         if tracking:
-            await self._notify(*outcome(self.inp.document.doctype, self.inp.document.name, self.verdict, self._list()))
+            kind, message = outcome(self.inp.document.doctype, self.inp.document.name, self.verdict, self._list())
+            # A backfill of thousands of documents tells its user only what needs a look, not every success.
+            if not (self.inp.bulk and kind == "completed"):
+                await self._notify(kind, message)
         return PipelineResult(verdict=self.verdict, steps=self._list())
 
     async def cancelled(self) -> None:
