@@ -64,6 +64,24 @@ _STATUS_CLAUSE: dict[JobStatus, str] = {
 }
 
 
+_CLOSED_BY = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "COMPLETED",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "FAILED",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: "CANCELED",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "TERMINATED",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: "TIMED_OUT",
+}
+
+
+def _final_state(result: PipelineResult) -> str:
+    """The DuesflowState the pipeline set last (workflows/pipeline.py finish), from its result."""
+    if not result.verdict.accepted:
+        return result.verdict.status
+    if any(s.status == "failed" for s in result.steps):
+        return "completed_with_failures"
+    return "completed"
+
+
 def _may_be_retried(execution: WorkflowExecution) -> bool:
     state = execution.typed_search_attributes.get(sa.STATE)
     return execution.status != WorkflowExecutionStatus.COMPLETED or state == "completed_with_failures"
@@ -119,6 +137,11 @@ class JobService:
         scope = self._scope(site, caller, None)
         now = dt.datetime.now(dt.UTC)
         since = f"StartTime > '{(now - dt.timedelta(hours=24)).isoformat(timespec='seconds').replace('+00:00', 'Z')}'"
+        # Closed runs are counted first: a run listed as running below was running then too, so no job is counted
+        # twice while visibility catches up with runs that close meanwhile.
+        counts = {s: 0 for s in _STATUS_CLAUSE}
+        for closed in ("Completed", "Failed", "Cancelled"):
+            counts[closed] = await self._count(f"{scope} AND {_STATUS_CLAUSE[closed]}")
         # Queued, Running and Retrying differ only in the history: inspect the newest running jobs; with a long
         # backlog (background paused) the older ones count as Queued, which is what they are then.
         running_total = await self._count(f"{scope} AND ExecutionStatus = 'Running'")
@@ -127,12 +150,9 @@ class JobService:
             async for e in self._client.list_workflows(f"{scope} AND ExecutionStatus = 'Running'", limit=MAX_INSPECTED)
         ]
         live = await asyncio.gather(*(self._load(e) for e in running))
-        counts = {s: 0 for s in _STATUS_CLAUSE}
         for job in live:
-            counts[job.status] += 1
+            counts[job.status] += 1  # from the history: a run that closed since the listing counts as what it is
         counts["Queued"] += max(0, running_total - len(live))
-        for closed in ("Completed", "Failed", "Cancelled"):
-            counts[closed] = await self._count(f"{scope} AND {_STATUS_CLAUSE[closed]}")
         # A retried job's failed run stays in visibility beside its new run: count the job once, by its new run.
         failed = [
             e async for e in self._client.list_workflows(f"{scope} AND {_STATUS_CLAUSE['Failed']}", limit=MAX_FAILED)
@@ -338,12 +358,14 @@ class JobService:
         planned: list[StepProgress] = []
         verdict_errors: list[str] = []
         workflow_error: str | None = None
+        result: PipelineResult | None = None
         pending: Sequence[object] = ()
         submitted_by = await self._submitter(events)
         closing = events[-1] if events else None
         if closing is not None and closing.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             payloads = closing.workflow_execution_completed_event_attributes.result.payloads
             [result] = await self._client.data_converter.decode(payloads, [PipelineResult])
+            assert isinstance(result, PipelineResult)
             planned = result.steps
             verdict_errors = [f"{e.field}: {e.message}" for e in result.verdict.errors]
         elif closing is not None and closing.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
@@ -358,6 +380,11 @@ class JobService:
                 pass  # no workflow worker answering: the history still shows the scheduled steps
         steps = steps_from_history(events, planned, pending)
         state = execution.typed_search_attributes.get(sa.STATE)
+        # Visibility follows the history with a delay: a run that has closed is what its close event says.
+        status_name = _CLOSED_BY.get(closing.event_type) if closing is not None else None
+        if status_name == "COMPLETED" and result is not None:
+            state = _final_state(result)
+        status_name = status_name or (execution.status.name if execution.status else "RUNNING")
         last_error = next((f"{s.name} failed: {s.last_failure}" for s in steps if s.last_failure), None)
         summary = await execution.static_summary() if detail and hasattr(execution, "static_summary") else None
         return JobDetail(
@@ -367,11 +394,16 @@ class JobService:
             doctype=execution.typed_search_attributes.get(sa.DOCTYPE) or "",
             name=execution.typed_search_attributes.get(sa.DOCUMENT) or "",
             summary=summary,
-            status=derive_status(execution.status.name if execution.status else "RUNNING", state, steps),
+            status=derive_status(status_name, state, steps),
             state=state,
             submitted_at=execution.start_time,
             submitted_by=submitted_by,
-            closed_at=execution.close_time,
+            closed_at=execution.close_time
+            or (
+                closing.event_time.ToDatetime(tzinfo=dt.UTC)
+                if closing is not None and status_name != "RUNNING"
+                else None
+            ),
             steps_done=sum(1 for s in steps if s.status == "done"),
             steps_total=len(steps),
             last_error=last_error or workflow_error or (verdict_errors[0] if verdict_errors else None),

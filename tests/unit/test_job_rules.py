@@ -183,3 +183,14 @@ def test_backfill_input_errors_name_the_file(tmp_path: Path) -> None:
         read_documents([tmp_path / "nope.json"])
     (tmp_path / "a.json").write_text(json.dumps({"doctype": "Payment Entry", "name": "P-1"}))
     assert [d["name"] for d in read_documents([tmp_path])] == ["P-1"]
+
+
+def test_a_closed_runs_state_follows_from_its_result_when_visibility_lags() -> None:
+    from domain.messages import PipelineResult
+    from starter.jobs import _final_state
+
+    accepted = Verdict(status="accepted")
+    assert _final_state(PipelineResult(verdict=Verdict(status="rejected"))) == "rejected"
+    failed = [StepProgress(name="sepa", status="failed"), StepProgress(name="analytics", status="done")]
+    assert _final_state(PipelineResult(verdict=accepted, steps=failed)) == "completed_with_failures"
+    assert _final_state(PipelineResult(verdict=accepted, steps=failed[1:])) == "completed"
