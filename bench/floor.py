@@ -6,7 +6,7 @@ per member of the customer and one "analytics" activity in parallel, then a "not
 task queue with the same options (timeouts, retry policies, priorities, summaries). What it leaves out is duesflow's
 own work: the ledger, the search-attribute upserts and the progress bookkeeping.
 
-Deterministic and free of entry code: the sandbox re-imports this module for every workflow run.
+Deterministic and free of entry code.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.pipeline import VALIDATE_RETRY, retry_policy
 
 
-@workflow.defn
+# Unsandboxed like duesflow's pipelines, so the comparison stays like for like.
+@workflow.defn(sandboxed=False)
 class FloorWorkflow:
     def __init__(self) -> None:
         self._verdict: Verdict | None = None
