@@ -17,8 +17,9 @@ with workflow.unsafe.imports_passed_through():
 
 
 # Not sandboxed, like ReminderWorkflow: every submission builds a new instance, and in the sandbox that instance
-# re-imports its modules (bench --quick, both engines unsandboxed alike: worker CPU per payment 54 -> 50 ms, burst
-# 12.7 -> 16.4 pipelines/s). Determinism is guarded by the replay tests and tests/unit/test_workflow_determinism.py.
+# re-imports its modules (bench, both engines unsandboxed alike: worker CPU per payment at 10/s 58 -> 50 ms; latency
+# and throughput moved within the run-to-run noise). Determinism is guarded by the replay tests and
+# tests/unit/test_workflow_determinism.py.
 @workflow.defn(sandboxed=False)
 class PaymentEntryWorkflow(PipelineWorkflow):
     @workflow.run
