@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from temporalio import activity
 
+from activities.step import append_traced
 from domain.messages import Cancellation, StepFailure
 from ledger import audit
 
@@ -16,9 +17,8 @@ class AuditActivities:
 
     @activity.defn
     def record_step_failure(self, failure: StepFailure) -> None:
-        info = activity.info()
         with self._engine.begin() as conn:
-            audit.append(
+            append_traced(
                 conn,
                 audit.AuditEntry(
                     actor=failure.actor,
@@ -30,9 +30,7 @@ class AuditActivities:
                     severity="error",
                     outcome=failure.error_type,
                     details={"message": failure.message, "attempts": failure.attempts},
-                    workflow_id=info.workflow_id,
-                    run_id=info.workflow_run_id,
-                    dedupe_key=f"{info.workflow_id}:{failure.step}:failed",
+                    dedupe_key=f"{activity.info().workflow_id}:{failure.step}:failed",
                 ),
             )
 
@@ -40,7 +38,7 @@ class AuditActivities:
     def record_cancellation(self, cancellation: Cancellation) -> None:
         info = activity.info()
         with self._engine.begin() as conn:
-            audit.append(
+            append_traced(
                 conn,
                 audit.AuditEntry(
                     actor=cancellation.actor,
@@ -51,8 +49,6 @@ class AuditActivities:
                     severity="warning",
                     outcome="cancelled",
                     details={"steps_done": cancellation.steps_done, "steps_stopped": cancellation.steps_stopped},
-                    workflow_id=info.workflow_id,
-                    run_id=info.workflow_run_id,
                     dedupe_key=f"{info.workflow_id}:{info.workflow_run_id}:cancelled",
                 ),
             )

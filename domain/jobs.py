@@ -13,8 +13,11 @@ from pydantic import BaseModel, Field
 JobStatus = Literal["Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled"]
 JOB_STATUSES: tuple[JobStatus, ...] = ("Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled")
 MAX_LIMIT = 100
-# Step 1 and bookkeeping activities are not steps a user tracks (their ids in the pipelines).
-BOOKKEEPING_PREFIXES = ("audit-failure:", "audit-cancellation", "notify")
+# Bookkeeping activities of the pipelines (their activity ids) are not steps a user tracks.
+AUDIT_FAILURE_PREFIX = "audit-failure:"
+AUDIT_CANCELLATION_ID = "audit-cancellation"
+NOTIFY_ID = "notify"
+BOOKKEEPING_PREFIXES = (AUDIT_FAILURE_PREFIX, AUDIT_CANCELLATION_ID, NOTIFY_ID)
 
 
 class StepView(BaseModel):

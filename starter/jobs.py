@@ -12,10 +12,11 @@ import asyncio
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from temporalio.api.common.v1 import WorkflowExecution as ExecutionRef
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
@@ -43,6 +44,9 @@ from domain.users import Caller, NotAllowed
 from ledger import audit, notifications
 from starter.job_history import first_workflow_task, reset_point, steps_from_history
 from workflows import search_attributes as sa
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 PIPELINES = ("PaymentEntryWorkflow", "SalesInvoiceWorkflow")
 DOCTYPES = ("Payment Entry", "Sales Invoice")
@@ -271,7 +275,7 @@ class JobService:
 
     # -- helpers ---------------------------------------------------------------------------------------------------
 
-    def _in_tx(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _in_tx(self, fn: Callable[Concatenate[Connection, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
         with self._engine.begin() as conn:
             return fn(conn, *args, **kwargs)
 

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.submission import SubmissionActivities
     from domain.errors import BUSINESS_ERROR
+    from domain.jobs import AUDIT_CANCELLATION_ID, AUDIT_FAILURE_PREFIX, NOTIFY_ID
     from domain.messages import (
         Cancellation,
         PipelineResult,
@@ -129,7 +130,7 @@ class Pipeline:
             progress.last_error = cause.message if cause is not None else str(err)
             self._show_details()
             error_type = cause.type if isinstance(cause, ApplicationError) and cause.type else "ActivityError"
-            await workflow.execute_activity_method(
+            await self._bookkeeping(
                 AuditActivities.record_step_failure,
                 StepFailure(
                     site=arg.site,
@@ -141,12 +142,8 @@ class Pipeline:
                     message=progress.last_error or "",
                     attempts=progress.attempts,
                 ),
-                activity_id=f"audit-failure:{name}",
-                task_queue=self.inp.background_task_queue,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=BOOKKEEPING_RETRY,
-                priority=self._priority(Level.HIGH),
-                summary=f"audit failure of {name}",
+                f"{AUDIT_FAILURE_PREFIX}{name}",
+                f"audit failure of {name}",
             )
             return False
         progress.status = "done"
@@ -209,7 +206,7 @@ class Pipeline:
             self.steps[name].status = "cancelled"
         self._show_details()
         doc = self.inp.document
-        await workflow.execute_activity_method(
+        await self._bookkeeping(
             AuditActivities.record_cancellation,
             Cancellation(
                 site=self.inp.site,
@@ -219,35 +216,37 @@ class Pipeline:
                 steps_done=[s.name for s in self.steps.values() if s.status == "done"],
                 steps_stopped=stopped,
             ),
-            activity_id="audit-cancellation",
-            task_queue=self.inp.background_task_queue,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=BOOKKEEPING_RETRY,
-            priority=self._priority(Level.HIGH),
-            summary="audit cancellation",
+            AUDIT_CANCELLATION_ID,
+            "audit cancellation",
         )
         await self._notify(*outcome(doc.doctype, doc.name, self.verdict, self._list(), cancelled=True))
         self._set_state("cancelled")
 
     async def _notify(self, kind: str, message: str) -> None:
         doc = self.inp.document
+        notice = Notice(
+            site=self.inp.site,
+            user=self.inp.user,
+            user_key=self.inp.user_key,
+            doctype=doc.doctype,
+            name=doc.name,
+            kind=kind,  # type: ignore[arg-type]
+            message=message,
+        )
+        await self._bookkeeping(NotificationActivities.notify, notice, NOTIFY_ID, f"notify submitter: {kind}")
+
+    async def _bookkeeping(self, activity: Callable[..., Any], arg: Any, activity_id: str, summary: str) -> None:
+        """Audit and notification steps: on the background queue at HIGH, retried until done (they must not be
+        lost), and left out of the user's step list (domain.jobs.is_step)."""
         await workflow.execute_activity_method(
-            NotificationActivities.notify,
-            Notice(
-                site=self.inp.site,
-                user=self.inp.user,
-                user_key=self.inp.user_key,
-                doctype=doc.doctype,
-                name=doc.name,
-                kind=kind,  # type: ignore[arg-type]
-                message=message,
-            ),
-            activity_id="notify",
+            activity,
+            arg,
+            activity_id=activity_id,
             task_queue=self.inp.background_task_queue,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=BOOKKEEPING_RETRY,
             priority=self._priority(Level.HIGH),
-            summary=f"notify submitter: {kind}",
+            summary=summary,
         )
 
     def _priority(self, level: Level) -> Priority:

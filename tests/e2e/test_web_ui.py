@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +19,7 @@ from playwright.async_api import Page, async_playwright, expect
 from domain.parsing import parse_submission
 from starter.client import DuesflowClient, summary_of
 from tests.conftest import load_fixture
+from tests.polling import eventually
 
 USER = "penningmeester@groenevereniging.nl"
 TIMEOUT_MS = 20_000
@@ -37,10 +37,10 @@ def chromium_path() -> str:
 
 async def until_visible(duesflow: DuesflowClient, query: str) -> None:
     """The UI list does not refresh by itself: open it only once visibility has the workflow."""
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while (await duesflow.temporal.count_workflows(query)).count != 1:
-        assert time.monotonic() < deadline, f"visibility never listed one workflow for {query}"
-        await asyncio.sleep(0.1)
+    listed = await eventually(
+        lambda: duesflow.temporal.count_workflows(query), lambda c: c.count == 1, timeout=TIMEOUT_MS / 1000
+    )
+    assert listed.count == 1, f"visibility never listed one workflow for {query}"
 
 
 async def check_list_and_summary(page: Page, list_url: str, workflow_id: str, run_id: str, summary: str) -> None:

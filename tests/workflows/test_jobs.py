@@ -15,7 +15,6 @@ import redis
 from sqlalchemy import Engine, func, select, text, update
 from temporalio.client import Client, WorkflowExecutionStatus
 
-import worker as worker_module
 from domain.notifications import channel
 from domain.settings import Settings, user_key_of
 from domain.users import NotAllowed
@@ -23,6 +22,7 @@ from ledger.cache import ReadCache
 from ledger.schema import audit_records, mandate_usages, notifications, payment_facts
 from starter.client import DuesflowClient
 from tests import builders as b
+from tests.own_queues import own_queues, serve
 from tests.polling import eventually
 from tests.recording import keep
 from workflows import search_attributes as sa
@@ -157,21 +157,12 @@ async def test_cancel_stops_pending_steps_audits_and_notifies(
     temporal_client: Client, settings: Settings, engine: Engine, cache: ReadCache, site: str
 ) -> None:
     """Own task queues: the background role starts only after the cancel, so every step is still pending."""
-    run = uuid.uuid4().hex[:6]
-    own = settings.model_copy(
-        update={"workflow_task_queue": f"jobs-wf-{run}", "background_task_queue": f"jobs-bg-{run}"}
-    )
+    own = own_queues(settings, "jobs")
     duesflow = DuesflowClient(temporal_client, own, engine, cache)
     api = duesflow.job_api
 
-    async def serve(role: worker_module.Role, stop: asyncio.Event) -> None:
-        with worker_module.ActivityPools.create(own) as pools:
-            await worker_module.serve(
-                worker_module.build_workers(temporal_client, own, engine, cache, pools, role), stop, role
-            )
-
     stop = asyncio.Event()
-    workflows = asyncio.create_task(serve("workflows", stop))
+    workflows = asyncio.create_task(serve(temporal_client, own, engine, cache, "workflows", stop))
     background: asyncio.Task[None] | None = None
     try:
         await duesflow.load_reference_data([b.customer("C1"), b.member("M1", "C1")], site=site)
@@ -188,7 +179,7 @@ async def test_cancel_stops_pending_steps_audits_and_notifies(
             lambda: api.job(site, wid, ADMIN, ADMIN_ROLES), lambda j: j.steps[0].status == "cancelled"
         )
         assert [(s.name, s.status) for s in stopped.steps] == [("history:M1", "cancelled")]
-        background = asyncio.create_task(serve("background", stop))
+        background = asyncio.create_task(serve(temporal_client, own, engine, cache, "background", stop))
         handle = temporal_client.get_workflow_handle(wid)
         await eventually(handle.describe, lambda d: d.status == WorkflowExecutionStatus.CANCELED, timeout=30)
         job = await eventually(lambda: api.job(site, wid, TREASURER), lambda j: j.status == "Cancelled")

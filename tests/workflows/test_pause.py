@@ -6,17 +6,16 @@ Own task queues, so the session's workers do not pick the work up; real dev serv
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-import worker as worker_module
 from domain.settings import Settings
 from ledger.cache import ReadCache
 from ledger.schema import payment_facts
 from starter.client import DuesflowClient
 from tests import builders as b
+from tests.own_queues import own_queues, serve
 
 USER = "penningmeester@example.nl"
 
@@ -24,19 +23,11 @@ USER = "penningmeester@example.nl"
 async def test_stopped_background_keeps_verdicts_and_loses_nothing(
     temporal_client: Any, settings: Settings, engine: Engine, cache: ReadCache, site: str
 ) -> None:
-    run = uuid.uuid4().hex[:6]
-    own = settings.model_copy(
-        update={"workflow_task_queue": f"pause-wf-{run}", "background_task_queue": f"pause-bg-{run}"}
-    )
+    own = own_queues(settings, "pause")
     duesflow = DuesflowClient(temporal_client, own, engine, cache)
 
-    async def serve(role: worker_module.Role, stop: asyncio.Event) -> None:
-        with worker_module.ActivityPools.create(own) as pools:
-            built = worker_module.build_workers(temporal_client, own, engine, cache, pools, role)
-            await worker_module.serve(built, stop, role)
-
     stop_workflows = asyncio.Event()
-    workflows = asyncio.create_task(serve("workflows", stop_workflows))
+    workflows = asyncio.create_task(serve(temporal_client, own, engine, cache, "workflows", stop_workflows))
     try:
         await duesflow.load_reference_data([b.customer("C1"), b.member("M1", "C1")], site=site)
         invoices = [b.invoice(f"INV-{n}", "C1", 9.0, member_name="M1") for n in range(5)]
@@ -52,7 +43,7 @@ async def test_stopped_background_keeps_verdicts_and_loses_nothing(
         assert facts == 0
 
         stop_background = asyncio.Event()
-        background = asyncio.create_task(serve("background", stop_background))
+        background = asyncio.create_task(serve(temporal_client, own, engine, cache, "background", stop_background))
         try:
             results = [await asyncio.wait_for(duesflow.wait(v.workflow_id), timeout=60) for v in verdicts]
         finally:

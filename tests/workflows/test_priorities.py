@@ -5,19 +5,18 @@ which the backlog is served is the order in which the steps complete."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 from sqlalchemy import Engine, select
 from temporalio.client import Client
 
-import worker as worker_module
 from domain.settings import Settings
 from ledger.cache import ReadCache
 from ledger.schema import audit_records, notifications
 from starter.backfill import backfill
 from starter.client import DuesflowClient
 from tests import builders as b
+from tests.own_queues import own_queues, serve
 from tests.polling import eventually
 
 USER = "penningmeester@example.nl"
@@ -27,27 +26,15 @@ BACKLOG = 20
 async def test_live_steps_run_before_a_queued_bulk_backlog(
     temporal_client: Client, settings: Settings, engine: Engine, cache: ReadCache, site: str
 ) -> None:
-    run = uuid.uuid4().hex[:6]
-    own = settings.model_copy(
-        update={
-            "workflow_task_queue": f"prio-wf-{run}",
-            "background_task_queue": f"prio-bg-{run}",
-            "max_concurrent_activities": 1,
-        }
-    )
+    own = own_queues(settings, "prio", max_concurrent_activities=1)
     duesflow = DuesflowClient(temporal_client, own, engine, cache)
-
-    async def serve(role: worker_module.Role, stop: asyncio.Event) -> None:
-        with worker_module.ActivityPools.create(own) as pools:
-            built = worker_module.build_workers(temporal_client, own, engine, cache, pools, role)
-            await worker_module.serve(built, stop, role)
 
     async def scheduled(wid: str) -> bool:
         job = await duesflow.job_api.job(site, wid, USER)
         return bool(job.steps) and all(s.status == "pending" for s in job.steps)
 
     stop = asyncio.Event()
-    workflows = asyncio.create_task(serve("workflows", stop))
+    workflows = asyncio.create_task(serve(temporal_client, own, engine, cache, "workflows", stop))
     background: asyncio.Task[None] | None = None
     try:
         reference: list[dict[str, Any]] = [b.customer("C1"), b.member("M1", "C1"), b.customer("C2")]
@@ -64,7 +51,7 @@ async def test_live_steps_run_before_a_queued_bulk_backlog(
             assert await eventually(lambda n=n: scheduled(f"{site}:Sales Invoice:OLD-{n:02d}"), bool)
         assert await eventually(lambda: scheduled(live.workflow_id or ""), bool)
 
-        background = asyncio.create_task(serve("background", stop))
+        background = asyncio.create_task(serve(temporal_client, own, engine, cache, "background", stop))
         await asyncio.wait_for(duesflow.wait(live.workflow_id), timeout=60)
         for n in range(BACKLOG):
             await asyncio.wait_for(duesflow.wait(f"{site}:Sales Invoice:OLD-{n:02d}"), timeout=60)

@@ -27,6 +27,7 @@ from infra.mail_sink import MailSink
 from ledger.cache import ReadCache
 from starter.client import DuesflowClient
 from tests import builders as b
+from tests.polling import eventually
 from tests.recording import keep
 from worker import WORKFLOWS
 from workflows.reminders import ReminderWorkflow, reminders_id
@@ -281,10 +282,8 @@ async def test_an_operator_cancelling_the_flow_closes_its_case(
     doc = b.invoice("INV-C", "C1", 30.0, member_name="M1")
     await duesflow.wait((await duesflow.submit(doc, site=site, user=USER)).workflow_id)
     flow = reminder_flow(temporal_client, site, "INV-C")
-    for _ in range(200):  # until the flow has opened its case in the ledger
-        if (await duesflow.reminders(site, "INV-C")) is not None:
-            break
-        await asyncio.sleep(0.05)
+    opened = await eventually(lambda: duesflow.reminders(site, "INV-C"), lambda v: v is not None)
+    assert opened is not None, "the flow never opened its case"
     await flow.cancel()  # what `temporal workflow cancel` does
     with pytest.raises(WorkflowFailureError):
         await asyncio.wait_for(flow.result(), timeout=60)
