@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     # Keys the pseudonym of ERP users in search attributes and channel names: set your own in production, and
     # keep it (changing it hides earlier work from a user-key search).
     user_key_secret: SecretStr = Field(SecretStr("duesflow-development-only"), min_length=8)
+    # Names this installation where several share one service: Redis pub/sub channels ignore the database number,
+    # so two deployments on one Redis would otherwise hear each other's notifications.
+    deployment: str = Field(
+        "default", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="short name of this installation (staging, prod)"
+    )
     # Prometheus endpoint of the worker's SDK metrics (host:port, e.g. 127.0.0.1:9464); unset = no endpoint.
     metrics_address: str | None = Field(None, pattern=r"^[^:\s]+:\d{1,5}$")
 
