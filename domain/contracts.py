@@ -56,6 +56,17 @@ def _blank_to_none(value: Any) -> Any:
 
 
 OptStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
+
+
+def _compact_upper(value: Any) -> Any:
+    """Bank identifiers in their electronic form: ERPNext accepts the printed form of an IBAN (groups of four with
+    spaces, any case), and the ledger, the last-four-digits display and every comparison need one spelling."""
+    return "".join(value.split()).upper() if isinstance(value, str) else value
+
+
+# IBAN and BIC are stored compact and upper-case; whether they are valid is banking.py's question.
+BankId = Annotated[str, BeforeValidator(_compact_upper), Field(min_length=1, max_length=34)]
+OptBankId = Annotated[str | None, BeforeValidator(_blank_to_none), BeforeValidator(_compact_upper)]
 OptDate = Annotated[dt.date | None, BeforeValidator(_blank_to_none)]
 NonEmpty = Annotated[str, Field(min_length=1, max_length=140)]
 
@@ -98,8 +109,8 @@ class SepaMandate(ErpDocument):
     mandate_id: NonEmpty
     member: NonEmpty
     account_holder_name: OptStr = None
-    iban: NonEmpty
-    bic: OptStr = None
+    iban: BankId
+    bic: OptBankId = None
     sign_date: dt.date
     expiry_date: OptDate = None
     status: MandateStatus = "Draft"

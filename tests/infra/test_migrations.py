@@ -44,3 +44,29 @@ def test_head_matches_the_tables_and_every_revision_rolls_back(fresh_url: str) -
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
         engine.dispose()
+
+
+def test_mandates_stored_in_printed_form_become_compact(fresh_url: str) -> None:
+    """Rows imported before the contract normalised IBAN and BIC (printed form, lower case) get the form new
+    imports have, so the last-four-digits display and comparisons see one spelling."""
+    upgrade(fresh_url, "0003")
+    engine = create_engine(fresh_url)
+    insert = text(
+        "INSERT INTO mandates (site, mandate_id, member, iban, bic, sign_date, status) "
+        "VALUES ('s', :id, 'm', :iban, :bic, '2024-01-01', 'Active')"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert, {"id": "printed", "iban": "nl91 abna 0417 1643 00", "bic": "abna nl2a"})
+            conn.execute(insert, {"id": "blank-bic", "iban": "NL20INGB0001234567", "bic": " "})
+            conn.execute(insert, {"id": "compact", "iban": "NL44RABO0123456789", "bic": None})
+        upgrade(fresh_url)
+        with engine.connect() as conn:
+            rows = {r.mandate_id: (r.iban, r.bic) for r in conn.execute(text("SELECT * FROM mandates"))}
+        assert rows == {
+            "printed": ("NL91ABNA0417164300", "ABNANL2A"),
+            "blank-bic": ("NL20INGB0001234567", None),
+            "compact": ("NL44RABO0123456789", None),
+        }
+    finally:
+        engine.dispose()

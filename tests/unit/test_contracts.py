@@ -379,6 +379,28 @@ def test_checksum_valid_ibans_are_accepted(iban: str) -> None:
     assert parse_reference(_mandate(iban=iban, bic=None), currency="EUR", today=TODAY).iban == iban
 
 
+@pytest.mark.parametrize(
+    ("iban", "bic"),
+    [
+        ("NL91 ABNA 0417 1643 00", "ABNANL2A"),  # the printed form ERPNext accepts
+        ("nl91abna0417164300", "abnanl2a"),
+        (" NL91\tABNA 0417164300 ", " ABNA NL2A "),
+    ],
+)
+def test_iban_and_bic_are_kept_compact_and_upper_case(iban: str, bic: str) -> None:
+    mandate = parse_reference(_mandate(iban=iban, bic=bic), currency="EUR", today=TODAY)
+    assert isinstance(mandate, SepaMandate)
+    assert (mandate.iban, mandate.bic) == ("NL91ABNA0417164300", "ABNANL2A")
+
+
+def test_blank_bic_is_none() -> None:
+    assert parse_reference(_mandate(bic="  "), currency="EUR", today=TODAY).bic is None
+
+
+def test_iban_longer_than_any_country_uses_is_rejected_by_field() -> None:
+    assert {e.field for e in _rejected(_mandate(iban="NL91" + "1" * 40), today=TODAY)} == {"iban"}
+
+
 @pytest.mark.parametrize("iban", ["NL00ABNA0417164300", "NL91ABNA041716430", "XX91ABNA0417164300", "not an iban"])
 def test_invalid_iban_is_rejected(iban: str) -> None:
     assert _codes(_rejected(_mandate(iban=iban), today=TODAY)) == {("iban", "invalid_iban")}
