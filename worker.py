@@ -121,7 +121,7 @@ def build_workers(
             AnalyticsActivities(engine).record_payment_facts,
             AuditActivities(engine).record_step_failure,
             AuditActivities(engine).record_cancellation,
-            NotificationActivities(engine, cache.client).notify,
+            NotificationActivities(engine, cache.client, deployment=settings.deployment).notify,
             reminders.open_dunning_case,
             reminders.check_invoice,
             reminders.send_reminder,

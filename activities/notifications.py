@@ -14,10 +14,17 @@ from ledger import notifications
 log = logging.getLogger(__name__)
 
 
+def redis_db(client: redis.Redis) -> int:
+    """The database number a client was opened on (part of the channel name: pub/sub itself ignores it)."""
+    return int(client.connection_pool.connection_kwargs.get("db", 0))
+
+
 class NotificationActivities:
-    def __init__(self, engine: Engine, redis_client: redis.Redis) -> None:
+    def __init__(self, engine: Engine, redis_client: redis.Redis, *, deployment: str) -> None:
         self._engine = engine
         self._redis = redis_client
+        self._deployment = deployment
+        self._db = redis_db(redis_client)
 
     @activity.defn
     def notify(self, notice: Notice) -> bool:
@@ -30,7 +37,9 @@ class NotificationActivities:
         if stored is None:
             return False
         try:
-            self._redis.publish(channel(notice.site, notice.user_key), stored.model_dump_json())
+            self._redis.publish(
+                channel(self._deployment, self._db, notice.site, notice.user_key), stored.model_dump_json()
+            )
         except redis.RedisError as exc:
             log.warning("notification %d stored, live publish failed: %s", stored.id, type(exc).__name__)
         return True

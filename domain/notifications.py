@@ -39,10 +39,13 @@ class Notification(BaseModel):
     read_at: dt.datetime | None = None
 
 
-def channel(site: str, user_key: str) -> str:
-    """Redis pub/sub channel of one user on one site. The pseudonymous key, not the e-mail address: channel
-    names show up in `PUBSUB CHANNELS` and monitoring."""
-    return f"duesflow:notifications:{site}:{user_key}"
+def channel(deployment: str, redis_db: int, site: str, user_key: str) -> str:
+    """Redis pub/sub channel of one user on one site of one deployment.
+
+    Pub/sub ignores Redis's database number, so the channel names the deployment (``DUESFLOW_DEPLOYMENT``) and the
+    database the deployment uses: two installations sharing a Redis (and a site name) never hear each other. The
+    pseudonymous key, not the e-mail address: channel names show up in `PUBSUB CHANNELS` and monitoring."""
+    return f"duesflow:{deployment}:db{redis_db}:notifications:{site}:{user_key}"
 
 
 def _steps(n: int) -> str:

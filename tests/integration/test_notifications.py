@@ -3,6 +3,7 @@ replayed attempt neither stores nor publishes a second time; a Redis outage lose
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -10,7 +11,7 @@ import redis
 from sqlalchemy import Engine, func, select
 from temporalio.testing import ActivityEnvironment
 
-from activities.notifications import NotificationActivities
+from activities.notifications import NotificationActivities, redis_db
 from domain.notifications import Notice, channel
 from ledger.schema import notifications
 
@@ -47,9 +48,9 @@ def received(pubsub: redis.client.PubSub, within: float = 1.0) -> list[dict[str,
 
 def test_a_retried_notify_stores_and_publishes_once(engine: Engine, redis_client: redis.Redis, site: str) -> None:
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(channel(site, "u-test"))
+    pubsub.subscribe(channel("default", redis_db(redis_client), site, "u-test"))
     try:
-        step = NotificationActivities(engine, redis_client)
+        step = NotificationActivities(engine, redis_client, deployment="default")
         env = ActivityEnvironment()
         assert env.run(step.notify, notice(site)) is True
         assert env.run(step.notify, notice(site)) is False  # same workflow run: the retry finds the row
@@ -62,5 +63,39 @@ def test_a_retried_notify_stores_and_publishes_once(engine: Engine, redis_client
 
 def test_redis_down_still_stores_the_notification(engine: Engine, site: str) -> None:
     unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    assert ActivityEnvironment().run(NotificationActivities(engine, unreachable).notify, notice(site)) is True
+    assert (
+        ActivityEnvironment().run(
+            NotificationActivities(engine, unreachable, deployment="default").notify, notice(site)
+        )
+        is True
+    )
     assert stored(engine, site) == 1
+
+
+def test_deployments_sharing_a_redis_do_not_hear_each_other(
+    engine: Engine, redis_client: redis.Redis, site: str
+) -> None:
+    """Pub/sub ignores the database number: a deployment on another database, or another deployment name on the
+    same one, publishing for the same site and user must not reach this deployment's subscribers."""
+    other_db = redis.Redis(
+        connection_pool=redis.ConnectionPool(
+            **{**redis_client.connection_pool.connection_kwargs, "db": redis_db(redis_client) + 1}
+        )
+    )
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(channel("prod", redis_db(redis_client), site, "u-test"))
+    try:
+        env = ActivityEnvironment()
+        for client, deployment, name in [
+            (other_db, "prod", "PAY-OTHER-DB"),
+            (redis_client, "staging", "PAY-STAGING"),
+            (redis_client, "prod", "PAY-PROD"),
+        ]:
+            mine = notice(site).model_copy(update={"name": name})
+            env.info = dataclasses.replace(env.info, workflow_run_id=name)  # one stored row per run
+            assert env.run(NotificationActivities(engine, client, deployment=deployment).notify, mine) is True
+        messages = received(pubsub)
+        assert [b"PAY-PROD" in m["data"] for m in messages] == [True]
+    finally:
+        pubsub.close()
+        other_db.close()

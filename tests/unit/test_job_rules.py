@@ -136,7 +136,7 @@ def test_user_key_is_stable_case_insensitive_keyed_and_not_the_address() -> None
     assert key == user_key(" penningmeester@example.nl ", "secret-one")
     assert key != user_key("penningmeester@example.nl", "secret-two")
     assert key.startswith("u-") and "example" not in key and len(key) == 22
-    assert channel("s.example", key) == f"duesflow:notifications:s.example:{key}"
+    assert channel("prod", 2, "s.example", key) == f"duesflow:prod:db2:notifications:s.example:{key}"
     with pytest.raises(ValueError, match="user must be the ERP user"):
         user_key("  ", "secret-one")
 

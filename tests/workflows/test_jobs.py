@@ -15,6 +15,7 @@ import redis
 from sqlalchemy import Engine, func, select, text, update
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from activities.notifications import redis_db
 from domain.notifications import channel
 from domain.settings import Settings, user_key_of
 from domain.users import NotAllowed
@@ -220,7 +221,7 @@ async def test_notifications_are_stored_published_once_and_marked_read(
 ) -> None:
     api = duesflow.job_api
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(channel(site, user_key_of(settings, TREASURER)))
+    pubsub.subscribe(channel(settings.deployment, redis_db(redis_client), site, user_key_of(settings, TREASURER)))
     try:
         await duesflow.load_reference_data([b.customer("C1"), b.member("M1", "C1")], site=site)
         wid = await submit_and_wait(duesflow, site, b.invoice("INV-1", "C1", 15.0, member_name="M1"), TREASURER)
