@@ -7,10 +7,11 @@ numbers, which become 2-decimal ``Decimal`` here so no float ever reaches the le
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 CENT = Decimal("0.01")
 
@@ -34,6 +35,8 @@ def _decimal(value: float | int | str | Decimal, step: Decimal, *, limit: Decima
         raise ValueError("must be a number") from None
     if not number.is_finite():
         raise ValueError("must be a finite number")
+    if abs(number) >= limit:  # before rounding too: quantize() itself fails on numbers beyond its precision
+        raise ValueError(f"is too large for the ledger ({column})")
     number = number.quantize(step, rounding=ROUND_HALF_UP)
     if abs(number) >= limit:  # after rounding: 9999999999.995 becomes 10000000000.00
         raise ValueError(f"is too large for the ledger ({column})")
@@ -55,7 +58,47 @@ def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-OptStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
+def _storable(value: Any) -> Any:
+    """PostgreSQL text cannot hold a NUL character: a value with one would pass here and fail in every step-1
+    attempt afterwards. Rejected at the boundary, naming the field."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+# ERPNext's Data and Link fields are VARCHAR(140); the ledger's columns follow. Longer text is not an ERP value.
+TEXT_LIMIT = 140
+Text = Annotated[str, Field(max_length=TEXT_LIMIT), AfterValidator(_storable)]
+OptStr = Annotated[Text | None, BeforeValidator(_blank_to_none)]
+
+# Dates a dues ledger can meet. Far-off dates (9999-12-31) pass a date parser but overflow every timer and date
+# computation that adds days to them.
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2199, 12, 31)
+
+
+def _plausible(value: dt.date | None) -> dt.date | None:
+    if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"must be between {FIRST_DAY} and {LAST_DAY}")
+    return value
+
+
+ErpDate = Annotated[dt.date, AfterValidator(_plausible)]
+OptDate = Annotated[dt.date | None, BeforeValidator(_blank_to_none), AfterValidator(_plausible)]
+
+# Rows per document: far above any real invoice or payment, far below what Temporal's payload limits allow.
+MAX_ROWS = 500
+
+
+def _email(value: str | None) -> str | None:
+    """One address, no whitespace or control characters: a CR/LF would be a header injection in every reminder."""
+    if value is not None and not EMAIL.fullmatch(value):
+        raise ValueError("must be one e-mail address such as name@example.nl")
+    return value
+
+
+EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+OptEmail = Annotated[OptStr, AfterValidator(_email)]
 
 
 def _compact_upper(value: Any) -> Any:
@@ -67,8 +110,7 @@ def _compact_upper(value: Any) -> Any:
 # IBAN and BIC are stored compact and upper-case; whether they are valid is banking.py's question.
 BankId = Annotated[str, BeforeValidator(_compact_upper), Field(min_length=1, max_length=34)]
 OptBankId = Annotated[str | None, BeforeValidator(_blank_to_none), BeforeValidator(_compact_upper)]
-OptDate = Annotated[dt.date | None, BeforeValidator(_blank_to_none)]
-NonEmpty = Annotated[str, Field(min_length=1, max_length=140)]
+NonEmpty = Annotated[str, Field(min_length=1, max_length=TEXT_LIMIT), AfterValidator(_storable)]
 
 
 class ErpDocument(BaseModel):
@@ -94,7 +136,7 @@ PaymentMethod = Literal["Bank Transfer", "SEPA Direct Debit", "Mollie", "Credit 
 class Member(ErpDocument):
     doctype: Literal["Member"] = "Member"
     full_name: OptStr = None
-    email: OptStr = None
+    email: OptEmail = None
     status: MemberStatus = "Pending"
     customer: OptStr = None
     payment_method: Annotated[PaymentMethod | None, BeforeValidator(_blank_to_none)] = None
@@ -111,7 +153,7 @@ class SepaMandate(ErpDocument):
     account_holder_name: OptStr = None
     iban: BankId
     bic: OptBankId = None
-    sign_date: dt.date
+    sign_date: ErpDate
     expiry_date: OptDate = None
     status: MandateStatus = "Draft"
     frequency: OptStr = None
@@ -133,7 +175,7 @@ class SalesInvoice(ErpDocument):
     doctype: Literal["Sales Invoice"] = "Sales Invoice"
     customer: OptStr = None
     member: OptStr = None
-    posting_date: dt.date
+    posting_date: ErpDate
     due_date: OptDate = None
     currency: OptStr = None
     grand_total: Money
@@ -145,7 +187,7 @@ class SalesInvoice(ErpDocument):
     membership: OptStr = None
     coverage_start: OptDate = Field(None, validation_alias=AliasChoices("custom_coverage_start_date", "coverage_start"))
     coverage_end: OptDate = Field(None, validation_alias=AliasChoices("custom_coverage_end_date", "coverage_end"))
-    items: list[InvoiceItem] = Field(default_factory=list)
+    items: list[InvoiceItem] = Field(default_factory=list, max_length=MAX_ROWS)
 
 
 class PaymentReference(BaseModel):
@@ -164,7 +206,7 @@ class PaymentEntry(ErpDocument):
     payment_type: Literal["Receive", "Pay", "Internal Transfer"]
     party_type: OptStr = None
     party: OptStr = None
-    posting_date: dt.date
+    posting_date: ErpDate
     mode_of_payment: OptStr = None
     paid_amount: Money = Decimal(0)
     received_amount: Annotated[Money | None, BeforeValidator(_blank_to_none)] = None
@@ -175,7 +217,7 @@ class PaymentEntry(ErpDocument):
     sepa_batch: OptStr = Field(None, validation_alias=AliasChoices("custom_sepa_batch", "sepa_batch"))
     # R-code of a SEPA Direct Debit Return (AM04, MD06, …), from the verenigingen custom field.
     return_reason: OptStr = Field(None, validation_alias=AliasChoices("custom_return_reason", "return_reason"))
-    references: list[PaymentReference] = Field(default_factory=list)
+    references: list[PaymentReference] = Field(default_factory=list, max_length=MAX_ROWS)
 
     @property
     def is_member_payment(self) -> bool:

@@ -47,7 +47,7 @@ def _doctype_of(raw: object, allowed: Mapping[str, type]) -> type:
             [FieldError(field="document", code="not_an_object", message="must be a JSON object (doc.as_dict())")]
         )
     doctype = raw.get("doctype")
-    if doctype not in allowed:
+    if not isinstance(doctype, str) or doctype not in allowed:
         raise DocumentRejected(
             [
                 FieldError(

@@ -27,6 +27,10 @@ class ImportReport:
 
 def parse_all(docs: Sequence[Any], *, currency: str, today: dt.date) -> list[Customer | Member | SepaMandate]:
     """Every document's errors, each field prefixed with its position, or the parsed documents."""
+    if not isinstance(docs, list | tuple):
+        raise DocumentRejected(
+            [FieldError(field="docs", code="not_a_list", message="must be a list of Customer, Member and SEPA Mandate")]
+        )
     parsed: list[Customer | Member | SepaMandate] = []
     errors: list[FieldError] = []
     for i, raw in enumerate(docs):

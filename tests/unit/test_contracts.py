@@ -478,3 +478,78 @@ def test_workflow_id_rejects_bad_site() -> None:
 def test_check_site_rejects_trailing_newline() -> None:
     with pytest.raises(ValueError):
         check_site("leden.example.nl\n")
+
+
+# ---- hostile input: rejected by field, never a crash, never accepted into a state that cannot be processed ----------
+
+
+def _member(**changes: Any) -> dict[str, Any]:
+    raw = copy.deepcopy(load_fixture("reference_data.json")["members"][0])
+    raw.update(changes)
+    return raw
+
+
+@pytest.mark.parametrize("amount", [1e26, "1e26", 10**30, "9" * 40, "1e1000", -1e26])
+def test_amounts_far_beyond_the_ledger_are_rejected_not_crashed(amount: object) -> None:
+    raw = load_fixture(INVOICE)
+    raw["grand_total"] = amount
+    assert _codes(_rejected(raw)) == {("grand_total", "invalid_value_error")}
+
+
+@pytest.mark.parametrize("doctype", [{"a": 1}, ["Sales Invoice"], 7, None])
+def test_a_doctype_that_is_not_a_string_is_rejected_by_field(doctype: object) -> None:
+    raw = load_fixture(INVOICE)
+    raw["doctype"] = doctype
+    assert _codes(_rejected(raw)) == {("doctype", "unsupported_doctype")}
+
+
+@pytest.mark.parametrize("field", ["name", "customer", "member"])
+def test_a_nul_character_is_rejected_by_field(field: str) -> None:
+    raw = load_fixture(INVOICE)
+    raw[field] = "ACC\x00X"
+    errors = _rejected(raw)
+    assert [e.field for e in errors] == [field] and "NUL" in errors[0].message
+
+
+def test_a_nul_character_in_a_reference_document_is_rejected_by_field() -> None:
+    assert [e.field for e in _rejected(_member(full_name="Jan\x00Bakker"), today=TODAY)] == ["full_name"]
+
+
+def test_text_longer_than_an_erp_field_is_rejected_by_field() -> None:
+    raw = load_fixture(INVOICE)
+    raw["customer"] = "x" * 10_000_000
+    assert _codes(_rejected(raw)) == {("customer", "invalid_string_too_long")}
+
+
+def test_more_rows_than_any_real_document_are_rejected() -> None:
+    raw = load_fixture(INVOICE)
+    raw["items"] = raw["items"][:1] * 100_000
+    assert _codes(_rejected(raw)) == {("items", "invalid_too_long")}
+
+
+@pytest.mark.parametrize(("field", "value"), [("due_date", "9999-12-31"), ("posting_date", "0001-01-01")])
+def test_dates_no_dues_ledger_can_meet_are_rejected(field: str, value: str) -> None:
+    raw = load_fixture(INVOICE)
+    raw[field] = value
+    errors = _rejected(raw)
+    assert [e.field for e in errors] == [field] and "between 1900-01-01 and 2199-12-31" in errors[0].message
+
+
+@pytest.mark.parametrize("email", ["jan@example.nl\r\nBcc: all@example.nl", "jan@example.nl\n", "two@a.nl, b@c.nl"])
+def test_a_member_email_that_is_not_one_address_is_rejected(email: str) -> None:
+    errors = _rejected(_member(email=email.replace("jan@example.nl\n", "jan@exa\nmple.nl")), today=TODAY)
+    assert [e.field for e in errors] == ["email"]
+
+
+def test_a_plain_member_email_is_accepted() -> None:
+    member = parse_reference(_member(email=" jan.bakker@example.nl "), currency="EUR", today=TODAY)
+    assert isinstance(member, Member) and member.email == "jan.bakker@example.nl"
+
+
+@pytest.mark.parametrize("docs", [None, "Customer", {"doctype": "Customer", "name": "C"}])
+def test_reference_data_that_is_not_a_list_is_rejected_by_field(docs: Any) -> None:
+    from starter.reference_data import parse_all
+
+    with pytest.raises(DocumentRejected) as info:
+        parse_all(docs, currency="EUR", today=TODAY)
+    assert _codes(info.value.errors) == {("docs", "not_a_list")}
