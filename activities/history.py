@@ -38,6 +38,6 @@ class HistoryActivities:
             rows = project_history(invoices, unreconciled, today=self._today())
             written = store_history(conn, inp.site, inp.member, rows)
             audit_step_completed(conn, step, inp, f"{len(rows)} rows", member=inp.member, rows_written=written)
-        # After the commit, never before (bug B16).
+        # After the commit, never before (predecessor bug B16, docs/business-rules.md).
         self._cache.invalidate_member(inp.site, inp.member)
         return StepResult(step=step, attempt=activity.info().attempt, changed=True, detail=f"{len(rows)} rows")

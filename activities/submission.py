@@ -90,7 +90,7 @@ class SubmissionActivities:
 
 def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry) -> Verdict:
     if not doc.runs_member_pipeline:
-        # Accepted and audited, but no member pipeline (bug B9 rejected internal transfers).
+        # Accepted and audited, but no member pipeline (bug B9 rejected internal transfers; docs/business-rules.md §2).
         return Verdict(status="accepted", runs_pipeline=False)
     known_members = customer_members(conn, site, doc.party)
     known, members = known_members is not None, known_members or ()

@@ -75,7 +75,7 @@ class FloorWorkflow:
         ]
         parallel.append(step("analytics", floor_analytics, step_input(), Level.LOW, "payment analytics"))
         results += await asyncio.gather(*parallel)
-        # duesflow's pipelines end by notifying the submitter (issue 4): one more activity, at HIGH.
+        # duesflow's pipelines end by notifying the submitter (docs/business-rules.md §8): one more activity, at HIGH.
         await step("notify", floor_notify, step_input(), Level.HIGH, "notify submitter: completed")
         steps = [StepProgress(name=r.step, status="done", attempts=r.attempt, detail=r.detail) for r in results]
         return PipelineResult(verdict=self._verdict, steps=steps)

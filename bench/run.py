@@ -64,7 +64,8 @@ USER = "penningmeester@bench.duesflow.local"
 PAYMENTS_PER_MEMBER = 6  # infra.demo over 12 months gives ~6.4 payment entries per member
 WARMUP_DOCS = 10
 
-# Targets of the issue, and the floor measured on this 2-core machine when the issue was written.
+# Targets: ratios to the engine floor measured in the same run
+# (docs/decisions/0010-benchmark-against-an-engine-floor.md).
 TARGET_ACK_RATIO = 1.2
 TARGET_THROUGHPUT_RATIO = 0.67
 

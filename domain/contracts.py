@@ -221,7 +221,9 @@ class PaymentEntry(ErpDocument):
 
     @property
     def is_member_payment(self) -> bool:
-        """Only money received from a customer runs the member pipeline (bug B9: the rest is just audited)."""
+        """Only money received from a customer runs the member pipeline (bug B9: the rest is just audited).
+
+        Predecessor bug ids: docs/business-rules.md, last section."""
         return self.payment_type == "Receive" and self.party_type == "Customer"
 
     @property

@@ -7,7 +7,7 @@ BUSINESS_ERROR = "BusinessRuleViolation"
 
 
 class BusinessRuleViolation(Exception):
-    """A rule of domain.md says no (unknown member, mandate not active, …). Never retried."""
+    """A rule of docs/business-rules.md says no (unknown member, mandate not active, …). Never retried."""
 
     def __init__(self, code: str, message: str) -> None:
         self.code = code

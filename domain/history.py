@@ -1,4 +1,4 @@
-"""The member payment history projection (domain.md §3): rebuilt from ledger facts, never patched."""
+"""The member payment history projection (docs/business-rules.md §3): rebuilt from ledger facts, never patched."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def payment_status(
     due_date: dt.date | None,
     today: dt.date,
 ) -> PaymentStatus:
-    """First match wins, in the order domain.md §3 gives."""
+    """First match wins, in the order docs/business-rules.md §3 gives."""
     if docstatus == 0:
         return "Draft"
     if docstatus == 2:

@@ -1,5 +1,5 @@
-"""Jobs as users and admins see them (domain.md §8): one job per submission workflow. Pure rules: the status a
-user reads is derived from what Temporal reports, never stored on the side."""
+"""Jobs as users and admins see them (docs/business-rules.md §8): one job per submission workflow. Pure rules: the
+status a user reads is derived from what Temporal reports, never stored on the side."""
 
 from __future__ import annotations
 

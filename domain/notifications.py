@@ -1,4 +1,4 @@
-"""What a user is told when their submission ends (domain.md §8): pure rules, no I/O."""
+"""What a user is told when their submission ends (docs/business-rules.md §8): pure rules, no I/O."""
 
 from __future__ import annotations
 

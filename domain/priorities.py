@@ -1,4 +1,4 @@
-"""The five priority levels of domain.md §7 with their retry budgets (pure data, used by workflows)."""
+"""The five priority levels of docs/business-rules.md §7 with their retry budgets (pure data, used by workflows)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ class RetryBudget:
     backoff: float
 
 
-# CRITICAL/HIGH/NORMAL as domain.md §7 intends. LOW and BULK get 3 attempts instead of 1: their steps are
-# idempotent, and one transient database blip should not need an operator.
+# docs/business-rules.md §7 says where these differ from the levels as first intended, and why: LOW and BULK get
+# 3 attempts instead of 1, their steps being idempotent (one transient database blip should not need an operator).
 RETRY_BUDGETS: dict[Level, RetryBudget] = {
     Level.CRITICAL: RetryBudget(5, 30.0, 2.0),
     Level.HIGH: RetryBudget(3, 60.0, 2.0),

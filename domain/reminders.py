@@ -1,5 +1,5 @@
-"""Payment reminder rules (domain.md §6) that need neither the database nor the clock: who gets reminders, when
-each level is due, and the overdue bands of the report."""
+"""Payment reminder rules (docs/business-rules.md §6) that need neither the database nor the clock: who gets
+reminders, when each level is due, and the overdue bands of the report."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SEPA mandate rules (domain.md §4) that do not need the database."""
+"""SEPA mandate rules (docs/business-rules.md §4) that do not need the database."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""What to do after a SEPA Direct Debit Return (domain.md §4), as pure rules: the R-code decides between a retry
-collection, stopping, and a person's judgement."""
+"""What to do after a SEPA Direct Debit Return (docs/business-rules.md §4), as pure rules: the R-code decides between a
+retry collection, stopping, and a person's judgement."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-# Codes named by the rulebook excerpt in domain.md. A code not listed goes to a person: guessing "transient"
+# Codes as docs/business-rules.md §4 lists them. A code not listed goes to a person: guessing "transient"
 # would debit a member again against their bank's word, guessing "final" would drop a collectable claim.
 TRANSIENT_CODES = {"AM04": "insufficient funds", "MS03": "reason not specified"}
 FINAL_CODES = {"AC04": "account closed", "MD01": "no mandate", "MD07": "debtor deceased"}

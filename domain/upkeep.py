@@ -1,5 +1,5 @@
-"""Rules of the daily upkeep (domain.md §4 lifecycle, §5 roll-up, §1 retention), pure: the jobs' activities apply
-them to the ledger."""
+"""Rules of the daily upkeep (docs/business-rules.md §4 lifecycle, §5 roll-up, §1 retention), pure: the jobs'
+activities apply them to the ledger."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ JOBS: tuple[Job, ...] = ("mandate-lifecycle", "analytics-rollup", "audit-retenti
 
 LAPSE_MONTHS = 36
 WARN_DAYS_BEFORE_EXPIRY = 30
-# Retention of audit records by severity (domain.md §1); critical: 7 years.
+# Retention of audit records by severity (docs/business-rules.md §1; why: docs/decisions/0005-retention.md);
+# critical: 7 years.
 RETENTION_DAYS = {"info": 30, "warning": 90, "error": 365}
 RETENTION_MONTHS_CRITICAL = 84
 

@@ -1,4 +1,4 @@
-"""Step 1 rules (domain.md §2): pure functions over the document and what the ledger knows about it."""
+"""Step 1 rules (docs/business-rules.md §2): pure functions over the document and what the ledger knows about it."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _err(field_name: str, code: str, message: str) -> FieldError:
 
 
 def validate_payment_entry(doc: PaymentEntry, ctx: PaymentContext) -> list[FieldError]:
-    """Rules 1–6 of domain.md §2; only member payments (Receive from a Customer) are checked."""
+    """Rules 1–6 of docs/business-rules.md §2; only member payments (Receive from a Customer) are checked."""
     if doc.is_sepa_return and not doc.is_member_payment:
         # A return (paid out to the member) only has to name a customer the ledger knows.
         if doc.party and ctx.customer_known:

@@ -23,7 +23,7 @@ class Verdict(BaseModel):
     workflow_id: str | None = None
     # Members of the document's customer, so the workflow knows whose history to rebuild without I/O.
     members: list[str] = Field(default_factory=list)
-    # False for documents that are accepted and audited but start no member pipeline (bug B9).
+    # False for documents that are accepted and audited but start no member pipeline (bug B9, docs/business-rules.md).
     runs_pipeline: bool = True
     # Invoices this payment settles whose reminder flow is running: the workflow tells those flows to end.
     ends_reminders: list[str] = Field(default_factory=list)

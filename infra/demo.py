@@ -1,8 +1,8 @@
 """Deterministic generator of a realistic demo association, in ERPNext ``doc.as_dict()`` shape.
 
 Pure Python: no I/O, no database, no clock. Everything random comes from one ``random.Random(seed)``, so the same
-arguments always give identical output. The documents look like the fixtures in ``shared/fixtures/erpnext`` and follow
-``shared/docs/domain.md`` §9:
+arguments always give identical output. The documents look like the fixtures in ``tests/fixtures/erpnext`` and follow
+``docs/business-rules.md`` §9:
 
 - dues plans per member: monthly €15 (billed on the 1st), quarterly €9 (billed on the 1st of each calendar quarter),
   annual €30 (billed on the membership anniversary); a member who joins inside the window gets a first dues invoice on

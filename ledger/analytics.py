@@ -1,4 +1,5 @@
-"""Payment analytics (domain.md §5): one fact per payment, keyed by its name, so retries never double-count.
+"""Payment analytics (docs/business-rules.md §5): one fact per payment, keyed by its name, so retries never
+double-count.
 
 Totals are aggregates over the facts, not running counters that a retry could bump twice.
 """

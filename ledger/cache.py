@@ -1,4 +1,4 @@
-"""Redis read cache for member history and summary (domain.md §3).
+"""Redis read cache for member history and summary (docs/business-rules.md §3).
 
 Reads fall back to the database when Redis is unreachable, never fail; entries are deleted only after the rebuild
 that made them stale has committed (bug B16 invalidated before the commit and cached the old rows again).
@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# domain.md §3: financial data 180 s (history and summary are financial); member data 900 s and reports 1800 s
-# apply to reads this issue does not cache yet.
+# docs/business-rules.md §3: financial data 180 s (history and summary are financial); member data 900 s and
+# reports 1800 s apply to reads that are not cached yet.
 TTL_FINANCIAL = 180
 
 

@@ -117,7 +117,7 @@ _BALANCES = select(
 def invoice_balances(
     conn: Connection, site: str, names: list[str], *, exclude_payment: str | None = None, lock: bool = False
 ) -> dict[str, InvoiceBalance]:
-    """Outstanding amounts computed from the ledger (never a stored field: bug B7)."""
+    """Outstanding amounts computed from the ledger (never a stored field: bug B7, docs/business-rules.md)."""
     if not names:
         return {}
     params = {"site": site, "names": sorted(set(names)), "exclude_payment": exclude_payment or ""}

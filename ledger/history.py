@@ -2,6 +2,7 @@
 
 Concurrent rebuilds of one member serialise on a transaction-level advisory lock taken before anything is read,
 so the last writer always wrote what a from-scratch rebuild would produce (bugs B1/B2/B13).
+The rules: docs/business-rules.md §3; the predecessor bug ids (B…) are listed at the end of that file.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Dunning cases and the reminders sent (domain.md §6). A case row per invoice is the lock every reminder step of
-that invoice takes; a message row per (invoice, level) is what makes each level go out once."""
+"""Dunning cases and the reminders sent (docs/business-rules.md §6). A case row per invoice is the lock every
+reminder step of that invoice takes; a message row per (invoice, level) is what makes each level go out once."""
 
 from __future__ import annotations
 

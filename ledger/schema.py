@@ -252,7 +252,7 @@ payment_facts = Table(
     Index(None, "site", "customer"),
 )
 
-# --- Issue 3: reminders, SEPA return decisions, upkeep (migration 0002) ---
+# --- Reminders, SEPA return decisions, upkeep (migration 0002) ---
 
 dunning_cases = Table(
     "dunning_cases",
@@ -311,7 +311,7 @@ collection_retries = Table(
     Index(None, "site", "status", "due_date"),
 )
 
-# A warning goes out once per mandate and expiry date (bug B15 re-sent it daily).
+# A warning goes out once per mandate and expiry date (bug B15 re-sent it daily; docs/business-rules.md §4).
 mandate_warnings = Table(
     "mandate_warnings",
     metadata,
@@ -349,7 +349,7 @@ analytics_rollups = Table(
 )
 
 
-# --- Issue 4: notifications to the submitting user (migration 0003) ---
+# --- Notifications to the submitting user (migration 0003) ---
 
 # One per (workflow run): a retry (reset) is a new run and notifies again; a retried notify step does not.
 notifications = Table(

@@ -1,4 +1,5 @@
-"""Mandate usages and sequence state (domain.md §4). Idempotent: a usage is keyed by (mandate, invoice, payment)."""
+"""Mandate usages and sequence state (docs/business-rules.md §4). Idempotent: a usage is keyed by (mandate,
+invoice, payment)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The job API (domain.md §8): what a user and an admin see of submissions, read from Temporal's visibility and
-history (so it cannot drift from what really runs), and the admin's retry, cancel and cleanup.
+"""The job API (docs/business-rules.md §8): what a user and an admin see of submissions, read from Temporal's
+visibility and history (so it cannot drift from what really runs), and the admin's retry, cancel and cleanup.
 
 Every call names the caller (ERP user and roles): a user sees only their own jobs; holders of an admin role from
 settings see every job of the site and may retry, cancel and clean up. Refusals raise ``NotAllowed``; unknown jobs

@@ -129,7 +129,7 @@ def settings(database_url: str, redis_url: str, smtp_sink: MailSink) -> Settings
         redis_url=redis_url,
         workflow_task_queue=f"test-workflows-{run}",
         background_task_queue=f"test-background-{run}",
-        # Retry intervals of domain.md §7 shrunk 100×, so a retried step takes well under a second.
+        # Retry intervals of docs/business-rules.md §7 shrunk 100×, so a retried step takes well under a second.
         retry_interval_scale=0.01,
         verdict_timeout_seconds=10,
         smtp_host=smtp_sink.host,
@@ -161,7 +161,9 @@ async def temporal_env(temporal_ui_port: int) -> AsyncIterator[WorkflowEnvironme
         ui=True,
         ui_port=temporal_ui_port,
         dev_server_log_level="error",
-        # Per-workflow time skipping (tests/time_skipping.py) lets a six-week dunning flow run in seconds.
+        # Per-workflow time skipping (the SDK's temporalio.testing.TimeSkipper, see skipping_client in
+        # tests/workflows/test_reminders.py and docs/decisions/0007-time-skipping-on-the-dev-server.md) lets a
+        # six-week dunning flow run in seconds.
         dev_server_extra_args=[
             "--dynamic-config-value",
             "frontend.WorkflowTimeSkippingEnabled=true",

@@ -43,8 +43,8 @@ VALIDATE_RETRY = RetryPolicy(
     non_retryable_error_types=[BUSINESS_ERROR],
 )
 
-# Job tracking (issue 4): members and failed steps as search attributes, a notification when the submission
-# ends, an audited cancellation. Histories recorded before it replay without.
+# Job tracking (docs/business-rules.md §8): members and failed steps as search attributes, a notification when
+# the submission ends, an audited cancellation. Histories recorded before it replay without.
 JOB_TRACKING = "job-tracking"
 
 # Bookkeeping steps (audit of a failure, notification, cancellation) must not be lost: they retry until done.

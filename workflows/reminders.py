@@ -1,4 +1,4 @@
-"""ReminderWorkflow: one invoice's dunning flow on durable timers (domain.md §6).
+"""ReminderWorkflow: one invoice's dunning flow on durable timers (docs/business-rules.md §6).
 
 Waits until due date + grace, then sends level 1, 2 and 3 an interval apart, waits one more interval and hands the
 invoice to the board. A signal (payment, credit note, cancellation) makes it look at the ledger at once and end when

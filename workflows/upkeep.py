@@ -32,7 +32,8 @@ class UpkeepWorkflow:
             task_queue=inp.background_task_queue,
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=timedelta(minutes=2),
-            # Maintenance is LOW (domain.md §7); a failed day is caught up by the next, the jobs being idempotent.
+            # Maintenance is LOW (docs/business-rules.md §7); a failed day is caught up by the next, the jobs being
+            # idempotent.
             retry_policy=retry_policy(Level.LOW, 1.0),
             priority=Priority(priority_key=int(Level.LOW)),
             summary=f"{inp.job} for {day}",

@@ -328,7 +328,7 @@ def test_custom_return_reason_maps_to_return_reason() -> None:
     payment = parse_submission(raw, currency="EUR")
     assert isinstance(payment, PaymentEntry)
     assert payment.return_reason == "AM04"
-    assert payment.is_sepa  # "SEPA Direct Debit Return" counts as SEPA (domain.md §4)
+    assert payment.is_sepa  # "SEPA Direct Debit Return" counts as SEPA (docs/business-rules.md §4)
 
 
 def test_internal_transfer_is_not_a_member_payment() -> None:

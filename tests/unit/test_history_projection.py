@@ -1,4 +1,4 @@
-"""Unit tests of pure logic: the member payment history projection of domain.md §3 (``domain.history``).
+"""Unit tests of pure logic: the member payment history projection of docs/business-rules.md §3 (``domain.history``).
 
 No database, no network: the ledger facts (``InvoiceFacts``, ``Allocation``, ``UnreconciledPayment``) are built here
 and fed to ``project_history`` / ``payment_status``.

@@ -1,4 +1,4 @@
-"""Unit tests of pure logic: SEPA mandate rules of domain.md §4 that need no database (``domain.sepa``).
+"""Unit tests of pure logic: SEPA mandate rules of docs/business-rules.md §4 that need no database (``domain.sepa``).
 
 No database, no network: sequence-state transitions and the checks made before a collection is recorded.
 """

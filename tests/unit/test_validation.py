@@ -1,4 +1,4 @@
-"""Unit tests of pure logic: the step-1 validation rules of domain.md §2 (``domain.validation``).
+"""Unit tests of pure logic: the step-1 validation rules of docs/business-rules.md §2 (``domain.validation``).
 
 No database, no network: every ``PaymentContext`` / ``InvoiceContext`` — what the ledger would know — is built here.
 """

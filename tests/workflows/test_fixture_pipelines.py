@@ -1,5 +1,5 @@
 """The ERPNext fixtures pass through both pipelines on a real dev server, PostgreSQL and Redis, with the outcomes
-their README describes (judged by the rules of domain.md)."""
+their README describes (judged by the rules of docs/business-rules.md)."""
 
 from __future__ import annotations
 

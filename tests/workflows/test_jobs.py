@@ -1,4 +1,4 @@
-"""The job API (issue 4 items 1–3) on the real dev server, PostgreSQL and Redis: a user's list and details, an
+"""The job API (docs/business-rules.md §8) on the real dev server, PostgreSQL and Redis: a user's list and details, an
 admin's view, statistics, retry from the failed step, cancel, notifications and cleanup."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Pause without loss (issue 4 item 5): with the background role stopped, verdicts keep coming and every background
-step waits durably in Temporal; starting the background role again completes all of it, each effect once.
+"""Pause without loss (docs/decisions/0008-two-queues-two-processes-niced-background.md): with the
+background role stopped, verdicts keep coming and every background step waits durably in Temporal; starting the
+background role again completes all of it, each effect once.
 
 Own task queues, so the session's workers do not pick the work up; real dev server, PostgreSQL and Redis."""
 

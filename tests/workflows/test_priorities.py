@@ -1,6 +1,6 @@
-"""Priorities (issue 4 item 4): a backfill's backlog waits behind live work. Real dev server (priority keys order a
-task queue's backlog), PostgreSQL and Redis; own task queues, and a background worker with one slot, so the order in
-which the backlog is served is the order in which the steps complete."""
+"""Priorities (docs/business-rules.md §7): a backfill's backlog waits behind live work. Real dev server (priority keys
+order a task queue's backlog), PostgreSQL and Redis; own task queues, and a background worker with one slot, so the
+order in which the backlog is served is the order in which the steps complete."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Replay of recorded histories against the current workflow code: a change that would break running workflows
-fails here with a nondeterminism error (see docs/temporal-notes.md, TMPRL1100)."""
+fails here with a nondeterminism error (TMPRL1100; see docs/decisions/0003-patched-gates-and-recorded-histories.md)."""
 
 from __future__ import annotations
 
