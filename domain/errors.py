@@ -43,3 +43,33 @@ class LedgerUnavailable(ServiceUnavailable):
     """The ledger's PostgreSQL (``DUESFLOW_DATABASE_URL``) did not answer."""
 
     service = "the ledger database (PostgreSQL)"
+
+
+class NotFound(DuesflowError, LookupError):
+    """What the call names does not exist: a job (workflow id or document name), or a member. The message says
+    which, and where it was looked for. Also a ``LookupError``."""
+
+
+class JobEnded(DuesflowError):
+    """A job's workflow ended without a result, so there is nothing to return. ``reason`` says how it ended.
+
+    A background step that failed is not this: it comes back in the result, with its error."""
+
+    outcome = "ended"
+
+    def __init__(self, workflow_id: str, reason: str = "") -> None:
+        self.workflow_id = workflow_id
+        self.reason = reason
+        super().__init__(f"job {workflow_id} {self.outcome}" + (f": {reason}" if reason else ""))
+
+
+class JobFailed(JobEnded):
+    """The job's workflow itself failed or timed out (not one of its steps)."""
+
+    outcome = "failed"
+
+
+class JobCancelled(JobEnded):
+    """The job was cancelled (duesflow's ``cancel``, ``temporal workflow cancel``) or terminated by an operator."""
+
+    outcome = "was cancelled"

@@ -68,6 +68,15 @@ class JobStatistics(BaseModel):
     top_errors: list[tuple[str, int]]
 
 
+class RetryReport(BaseModel):
+    """What ``retry`` did: the failed run it replaced, the new run, and the steps that run again."""
+
+    workflow_id: str
+    failed_run_id: str
+    new_run_id: str
+    steps: list[str]
+
+
 def derive_status(execution: str, state: str | None, steps: Iterable[StepView]) -> JobStatus:
     """``execution`` is Temporal's execution status name (RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED,
     TIMED_OUT, CONTINUED_AS_NEW); ``state`` the pipeline's DuesflowState."""

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.reads import ReadModel
+
 LEVEL_TITLES = {1: "Friendly Reminder", 2: "Urgent Notice", 3: "Final Notice"}
 FINAL_LEVEL = max(LEVEL_TITLES)
 
@@ -85,7 +87,18 @@ def overdue_band(days: int) -> Band:
     return "Due"
 
 
-class ReminderView(BaseModel):
+class SentReminder(ReadModel):
+    """One reminder level of an invoice (``ReminderView.sent``): when it went out and under which Message-ID."""
+
+    level: int
+    outcome: str = Field(description="sent, or no_address (the member has no e-mail address)")
+    sent_at: dt.datetime
+    message_id: str
+    days_overdue: int
+    amount: Decimal
+
+
+class ReminderView(ReadModel):
     """What ``reminders(site, invoice)`` answers: the levels sent, what comes next, and the case's state."""
 
     site: str
@@ -95,7 +108,7 @@ class ReminderView(BaseModel):
     levels_sent: list[int] = Field(default_factory=list)
     next_level: int | None = None
     next_due: dt.datetime | None = None
-    sent: list[dict[str, object]] = Field(default_factory=list)
+    sent: list[SentReminder] = Field(default_factory=list)
 
 
 class ReminderInput(BaseModel):

@@ -3,17 +3,21 @@ visibility and history (so it cannot drift from what really runs), and the admin
 
 Every call names the caller (ERP user and roles): a user sees only their own jobs; holders of an admin role from
 settings see every job of the site and may retry, cancel and clean up. Refusals raise ``NotAllowed``; unknown jobs
-``LookupError``; bad arguments ``ValueError`` — each with a message that says what to change.
+``NotFound`` (a ``LookupError``); bad arguments ``ValueError``; a database that does not answer ``LedgerUnavailable``;
+Temporal that does not answer ``TemporalUnavailable`` — each with a message that says what to change.
+
+Only the job views, retry and cancel talk to Temporal: the service gets a way to connect and uses it on their first
+call, so notifications and cleanup work while Temporal is down.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -24,12 +28,14 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.errors import NotFound
 from domain.ids import check_site
 from domain.jobs import (
     Job,
     JobDetail,
     JobStatistics,
     JobStatus,
+    RetryReport,
     StepView,
     check_days,
     check_limit,
@@ -42,7 +48,9 @@ from domain.notifications import Notification
 from domain.settings import Settings, user_key_of
 from domain.users import Caller, NotAllowed
 from ledger import audit, notifications
+from starter.failures import temporal_errors
 from starter.job_history import first_workflow_task, reset_point, steps_from_history
+from starter.reads import ledger_errors
 from workflows import search_attributes as sa
 
 P = ParamSpec("P")
@@ -91,22 +99,41 @@ def _may_be_retried(execution: WorkflowExecution) -> bool:
     return execution.status != WorkflowExecutionStatus.COMPLETED or state == "completed_with_failures"
 
 
-@dataclass(frozen=True)
-class RetryReport:
-    workflow_id: str
-    failed_run_id: str
-    new_run_id: str
-    steps: list[str]
+def _uses_temporal(
+    method: Callable[Concatenate[JobService, P], Awaitable[R]],
+) -> Callable[Concatenate[JobService, P], Awaitable[R]]:
+    """Connect on first use, and report a frontend that stops answering as ``TemporalUnavailable``."""
+
+    @functools.wraps(method)
+    async def call(self: JobService, *args: P.args, **kwargs: P.kwargs) -> R:
+        client = await self._temporal()
+        with temporal_errors(client):
+            return await method(self, *args, **kwargs)
+
+    return call
 
 
 class JobService:
-    def __init__(self, client: Client, settings: Settings, engine: Engine) -> None:
-        self._client = client
+    def __init__(self, temporal: Client | Callable[[], Awaitable[Client]], settings: Settings, engine: Engine) -> None:
+        """``temporal`` is a connected client, or an async callable that returns one (connecting on first use)."""
+        self._connect = temporal
         self._settings = settings
         self._engine = engine
 
+    async def _temporal(self) -> Client:
+        if not isinstance(self._connect, Client):
+            self._connect = await self._connect()
+        return self._connect
+
+    @property
+    def _client(self) -> Client:
+        """The connected client, inside a method decorated with ``_uses_temporal``."""
+        assert isinstance(self._connect, Client), "connect first (decorate the method with _uses_temporal)"
+        return self._connect
+
     # -- reads ----------------------------------------------------------------------------------------------------
 
+    @_uses_temporal
     async def jobs(
         self,
         site: str,
@@ -127,20 +154,22 @@ class JobService:
         found = [j for j in loaded if wanted is None or j.status == wanted]
         return sorted(found, key=lambda j: j.submitted_at, reverse=True)
 
-    async def job(self, site: str, workflow_id: str, user: str, roles: Iterable[str] = ()) -> JobDetail:
+    @_uses_temporal
+    async def job(self, site: str, job: str, user: str, roles: Iterable[str] = ()) -> JobDetail:
         """One job with each step's attempts, times and last failure."""
         caller = self._caller(site, user, roles)
-        execution = await self._execution(site, workflow_id)
+        execution = await self._execution(site, job)
         self._check_owner(caller, execution, "see")
         return await self._load(execution, detail=True)
 
+    @_uses_temporal
     async def job_statistics(self, site: str, user: str, roles: Iterable[str] = ()) -> JobStatistics:
         """Counts by status, success rate and the last 24 hours from visibility counts; the most common errors
         from the newest 100 failed jobs."""
         caller = self._caller(site, user, roles)
         scope = self._scope(site, caller, None)
-        now = dt.datetime.now(dt.UTC)
-        since = f"StartTime > '{(now - dt.timedelta(hours=24)).isoformat(timespec='seconds').replace('+00:00', 'Z')}'"
+        day_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=24)).replace(microsecond=0)
+        since = f"StartTime > '{day_ago.isoformat().replace('+00:00', 'Z')}'"
         # Closed runs are counted first: a run listed as running below was running then too, so no job is counted
         # twice while visibility catches up with runs that close meanwhile.
         counts = {s: 0 for s in _STATUS_CLAUSE}
@@ -157,12 +186,14 @@ class JobService:
         for job in live:
             counts[job.status] += 1  # from the history: a run that closed since the listing counts as what it is
         counts["Queued"] += max(0, running_total - len(live))
-        # A retried job's failed run stays in visibility beside its new run: count the job once, by its new run.
+        # A job is its workflow id, and its newest run decides. A retried job's failed run stays in visibility
+        # beside its new run (only failed runs are retried): it is not counted, here nor in the last 24 hours.
         failed = [
             e async for e in self._client.list_workflows(f"{scope} AND {_STATUS_CLAUSE['Failed']}", limit=MAX_FAILED)
         ]
         replaced = await self._replaced(failed)
         counts["Failed"] -= len(replaced)
+        replaced_recently = sum(1 for e in failed if e.run_id in replaced and e.start_time > day_ago)
         current = [e for e in failed if e.run_id not in replaced][:100]
         failed_jobs = await asyncio.gather(*(self._load(e) for e in current))
         ended = counts["Completed"] + counts["Failed"]
@@ -171,27 +202,28 @@ class JobService:
             by_status=counts,
             success_rate=round(counts["Completed"] / ended, 4) if ended else None,
             last_24h={
-                "submitted": await self._count(f"{scope} AND {since}"),
+                "submitted": await self._count(f"{scope} AND {since}") - replaced_recently,
                 "completed": await self._count(f"{scope} AND {since} AND {_STATUS_CLAUSE['Completed']}"),
-                "failed": await self._count(f"{scope} AND {since} AND {_STATUS_CLAUSE['Failed']}"),
+                "failed": await self._count(f"{scope} AND {since} AND {_STATUS_CLAUSE['Failed']}") - replaced_recently,
             },
             top_errors=top_errors(failed_jobs),
         )
 
     # -- admin actions ----------------------------------------------------------------------------------------------
 
-    async def retry(self, site: str, workflow_id: str, user: str, roles: Iterable[str] = ()) -> RetryReport:
+    @_uses_temporal
+    async def retry(self, site: str, job: str, user: str, roles: Iterable[str] = ()) -> RetryReport:
         """Re-run a failed submission from its failed step: a reset of its workflow to the last workflow task
         before the step failed. Steps that completed before stay completed (they replay from the history); the
         failed step and what ran after it run again, which their idempotency makes safe."""
         caller = self._admin(site, user, roles, "retry")
-        execution = await self._execution(site, workflow_id)
-        job = await self._load(execution)
-        if job.status != "Failed":
-            raise ValueError(f"job {workflow_id} is {job.status}: only failed jobs can be retried")
-        if job.state == "rejected":
+        execution = await self._execution(site, job)
+        found = await self._load(execution)
+        if found.status != "Failed":
+            raise ValueError(f"job {execution.id} is {found.status}: only failed jobs can be retried")
+        if found.state == "rejected":
             raise ValueError(
-                f"job {workflow_id} was rejected by validation: correct the document in the ERP and submit the "
+                f"job {execution.id} was rejected by validation: correct the document in the ERP and submit the "
                 "amended document (a retry would reach the same verdict)"
             )
         events = await self._events(execution)
@@ -199,7 +231,7 @@ class JobService:
         steps = point[1] if point else ["all steps"]
         event_id = point[0] if point else first_workflow_task(events)
         if event_id is None:
-            raise ValueError(f"job {workflow_id} has no completed workflow task to reset to")
+            raise ValueError(f"job {execution.id} has no completed workflow task to reset to")
         response = await self._client.workflow_service.reset_workflow_execution(
             ResetWorkflowExecutionRequest(
                 namespace=self._client.namespace,
@@ -210,20 +242,23 @@ class JobService:
                 request_id=str(uuid.uuid4()),
             )
         )
-        await self._audit(caller, site, job, "retry_requested", execution.run_id, {"steps": steps})
-        return RetryReport(execution.id, execution.run_id, response.run_id, steps)
+        await self._audit(caller, site, found, "retry_requested", execution.run_id, {"steps": steps})
+        return RetryReport(
+            workflow_id=execution.id, failed_run_id=execution.run_id, new_run_id=response.run_id, steps=steps
+        )
 
-    async def cancel(self, site: str, workflow_id: str, user: str, roles: Iterable[str] = ()) -> Job:
+    @_uses_temporal
+    async def cancel(self, site: str, job: str, user: str, roles: Iterable[str] = ()) -> Job:
         """Cancel a running submission: its pending steps stop (a step already running finishes its own
         transaction), the workflow audits what was done and stopped, and the submitter is notified."""
         caller = self._admin(site, user, roles, "cancel")
-        execution = await self._execution(site, workflow_id)
-        job = await self._load(execution)
+        execution = await self._execution(site, job)
+        found = await self._load(execution)
         if execution.status != WorkflowExecutionStatus.RUNNING:
-            raise ValueError(f"job {workflow_id} is {job.status}: only queued or running jobs can be cancelled")
+            raise ValueError(f"job {execution.id} is {found.status}: only queued or running jobs can be cancelled")
         await self._client.get_workflow_handle(execution.id, run_id=execution.run_id).cancel()
-        await self._audit(caller, site, job, "cancel_requested", execution.run_id, {})
-        return job
+        await self._audit(caller, site, found, "cancel_requested", execution.run_id, {})
+        return found
 
     async def cleanup(self, site: str, user: str, roles: Iterable[str] = (), *, days: int = 7) -> dict[str, int]:
         """Remove duesflow's own records older than ``days`` (1–365) that Temporal's namespace retention does
@@ -233,7 +268,7 @@ class JobService:
         cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=check_days(days))
 
         def work() -> dict[str, int]:
-            with self._engine.begin() as conn:
+            with ledger_errors(self._engine), self._engine.begin() as conn:
                 removed = notifications.delete_older_than(conn, site, cutoff)
                 audit.append(
                     conn,
@@ -268,15 +303,18 @@ class JobService:
         caller = self._caller(site, user, ())
         return await asyncio.to_thread(self._in_tx, notifications.unread_count, site, caller.user)
 
-    async def mark_read(self, site: str, user: str, ids: Sequence[int] | None = None) -> int:
+    async def mark_notifications_read(self, site: str, user: str, ids: Sequence[int] | None = None) -> int:
         """Mark the user's notifications read (all of them when ``ids`` is None); returns how many changed."""
         caller = self._caller(site, user, ())
         return await asyncio.to_thread(self._in_tx, notifications.mark_read, site, caller.user, ids)
 
     # -- helpers ---------------------------------------------------------------------------------------------------
 
+    # The name the async client's job API had before both clients shared one surface.
+    mark_read = mark_notifications_read
+
     def _in_tx(self, fn: Callable[Concatenate[Connection, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
-        with self._engine.begin() as conn:
+        with ledger_errors(self._engine), self._engine.begin() as conn:
             return fn(conn, *args, **kwargs)
 
     def _caller(self, site: str, user: str, roles: Iterable[str]) -> Caller:
@@ -319,10 +357,10 @@ class JobService:
             execution = await self._client.get_workflow_handle(workflow_id).describe()
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                raise LookupError(f"no job {workflow_id!r} (it may be older than Temporal's retention)") from None
+                raise NotFound(f"no job {workflow_id!r} (it may be older than Temporal's retention)") from None
             raise
         if execution.typed_search_attributes.get(sa.SITE) != site or execution.workflow_type not in PIPELINES:
-            raise LookupError(f"no job {workflow_id!r} on site {site}")
+            raise NotFound(f"no job {workflow_id!r} on site {site}")
         return execution
 
     async def _by_document(self, site: str, name: str) -> str:
@@ -331,9 +369,9 @@ class JobService:
         query = f"DuesflowSite = '{site}' AND DuesflowDocument = '{name}' AND WorkflowType IN {_PIPELINE_LIST}"
         ids = sorted({e.id async for e in self._client.list_workflows(query, limit=10)})
         if not ids:
-            raise LookupError(f"no job for document {name!r} on site {site}")
+            raise NotFound(f"no job for document {name!r} on site {site}")
         if len(ids) > 1:
-            raise LookupError(f"document {name!r} has several jobs, name one: {', '.join(ids)}")
+            raise NotFound(f"document {name!r} has several jobs, name one: {', '.join(ids)}")
         return ids[0]
 
     async def _replaced(self, executions: Sequence[WorkflowExecution]) -> set[str]:
@@ -430,7 +468,7 @@ class JobService:
         self, caller: Caller, site: str, job: Job, event: str, run_id: str, details: dict[str, object]
     ) -> None:
         def work() -> None:
-            with self._engine.begin() as conn:
+            with ledger_errors(self._engine), self._engine.begin() as conn:
                 audit.append(
                     conn,
                     audit.AuditEntry(

@@ -18,9 +18,11 @@ from activities.analytics import AnalyticsActivities
 from activities.history import HistoryActivities
 from activities.sepa import SepaActivities
 from activities.submission import SubmissionActivities
+from domain.errors import NotFound
 from domain.ids import workflow_id
 from domain.messages import StepInput, SubmissionInput
 from domain.parsing import parse_submission
+from domain.reads import DailyTotal, Mandate, MemberSummary
 from ledger.cache import ReadCache, history_key
 from ledger.schema import audit_records, mandate_usages, member_history, payment_allocations, payment_facts, payments
 from starter.reads import LedgerReads
@@ -82,8 +84,12 @@ def test_sepa_collection_twice_creates_one_usage(ledger: Engine, site: str, cach
     assert count(ledger, mandate_usages, mandate_usages.c.site == site) == 1
     reads = LedgerReads(ledger, cache)
     mandate = reads.mandate(site, "MD-1")
-    assert mandate["sequence_state"] == "RCUR" and mandate["usages"][0]["sequence_type"] == "FRST"
-    assert "iban" not in mandate and mandate["iban_last4"] == "4300"
+    assert isinstance(mandate, Mandate)
+    assert mandate.sequence_state == "RCUR" and mandate.usages[0].sequence_type == "FRST"
+    # The IBAN is not part of the read at all: its last 4 characters only.
+    assert mandate.iban_last4 == "4300" and "iban" not in Mandate.model_fields and "iban" not in mandate
+    assert "NL91ABNA0417164300" not in mandate.model_dump_json()
+    assert mandate["sequence_state"] == "RCUR"  # code written against the earlier dict rows still reads
     assert count(ledger, audit_records, audit_records.c.site == site, audit_records.c.step == "sepa") == 1
 
 
@@ -95,7 +101,7 @@ def test_analytics_twice_counts_the_payment_once(ledger: Engine, site: str, cach
     assert (first.changed, second.changed) == (True, False)
     assert count(ledger, payment_facts, payment_facts.c.site == site) == 1
     totals = LedgerReads(ledger, cache).daily_totals(site, dt.date(2025, 1, 1), dt.date(2025, 12, 31))
-    assert [(t["count"], str(t["total"])) for t in totals] == [(1, "15.00")]
+    assert [(type(t), t.count, str(t.total)) for t in totals] == [(DailyTotal, 1, "15.00")]
 
 
 def test_history_rebuild_twice_gives_the_same_rows_and_invalidates_after_commit(
@@ -128,7 +134,7 @@ def test_reads_fall_back_to_the_ledger_when_redis_is_down(ledger: Engine, site: 
     down = ReadCache(redis.Redis(port=1, socket_connect_timeout=0.2))  # nothing listens on port 1
     reads = LedgerReads(ledger, down)
     assert [r.invoice for r in reads.member_history(site, "M1")] == ["INV-1"]
-    assert reads.member_summary(site, "M1")["total_paid"] == 15
+    assert reads.member_summary(site, "M1").total_paid == 15
     # and a rebuild with Redis down still commits (the TTL bounds what a missed invalidation can leave stale)
     result = env_for(f"{site}:Payment Entry:PAY-1", attempt=2).run(
         HistoryActivities(ledger, down).rebuild_member_history, inp
@@ -146,8 +152,11 @@ def test_member_summary_does_not_multiply_sums_across_payments(engine: Engine, s
     record(engine, site, b.payment("PAY-2", "C1", 10.0, [("INV-1", 10.0)]))
     record(engine, site, b.payment("PAY-3", "C1", 5.0, [("INV-2", 5.0)]))
     summary = LedgerReads(engine, cache).member_summary(site, "M1")
-    assert summary["total_invoices"] == 2 and summary["unpaid_invoices"] == 2
-    assert (summary["total_invoiced"], summary["total_paid"], summary["total_outstanding"]) == (60, 25, 35)
+    assert isinstance(summary, MemberSummary)
+    assert summary.total_invoices == 2 and summary.unpaid_invoices == 2
+    assert (summary.total_invoiced, summary.total_paid, summary.total_outstanding) == (60, 25, 35)
+    # From the cache, the same model.
+    assert LedgerReads(engine, cache).member_summary(site, "M1") == summary
 
 
 def test_reference_import_rejects_everything_when_one_document_is_bad(
@@ -162,7 +171,7 @@ def test_reference_import_rejects_everything_when_one_document_is_bad(
         )
     assert [(e.field, e.code) for e in err.value.errors] == [("docs[2] (md-x).iban", "invalid_iban")]
     reads = LedgerReads(engine, cache)
-    with pytest.raises(LookupError):
+    with pytest.raises(NotFound):
         reads.member_summary(site, "M1")  # nothing was written
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select, text, update
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from activities.notifications import redis_db
+from domain.errors import JobCancelled
 from domain.notifications import channel
 from domain.settings import Settings, user_key_of
 from domain.users import NotAllowed
@@ -53,23 +54,22 @@ async def submit_and_wait(duesflow: DuesflowClient, site: str, doc: dict[str, An
 async def test_users_see_their_own_jobs_and_admins_see_all(
     duesflow: DuesflowClient, temporal_client: Client, settings: Settings, site: str
 ) -> None:
-    api = duesflow.job_api
     await duesflow.load_reference_data([b.customer("C1"), b.member("M1", "C1")], site=site)
     invoice = await submit_and_wait(duesflow, site, b.invoice("INV-1", "C1", 15.0, member_name="M1"), SECRETARY)
     payment = await submit_and_wait(duesflow, site, b.payment("PAY-1", "C1", 15.0, [("INV-1", 15.0)]), TREASURER)
 
-    mine = await eventually(lambda: api.jobs(site, TREASURER), lambda js: [j.status for j in js] == ["Completed"])
+    mine = await eventually(lambda: duesflow.jobs(site, TREASURER), lambda js: [j.status for j in js] == ["Completed"])
     assert [(j.workflow_id, j.status, j.steps_done, j.steps_total) for j in mine] == [(payment, "Completed", 2, 2)]
     assert mine[0].progress_percent == 100 and mine[0].last_error is None
     assert mine[0].submitted_by == TREASURER
     everyone = await eventually(
-        lambda: api.jobs(site, ADMIN, ADMIN_ROLES), lambda js: all(j.status == "Completed" for j in js)
+        lambda: duesflow.jobs(site, ADMIN, ADMIN_ROLES), lambda js: all(j.status == "Completed" for j in js)
     )
     assert [j.workflow_id for j in everyone] == [payment, invoice]  # newest first
-    assert [j.workflow_id for j in await api.jobs(site, ADMIN, ADMIN_ROLES, doctype="Sales Invoice")] == [invoice]
-    assert await api.jobs(site, TREASURER, status="failed") == []
+    assert [j.workflow_id for j in await duesflow.jobs(site, ADMIN, ADMIN_ROLES, doctype="Sales Invoice")] == [invoice]
+    assert await duesflow.jobs(site, TREASURER, status="failed") == []
 
-    detail = await api.job(site, payment, TREASURER.lower())  # the ERP treats user ids case-insensitively
+    detail = await duesflow.job(site, payment, TREASURER.lower())  # the ERP treats user ids case-insensitively
     assert detail.summary == "Payment Entry PAY-1 · €15.00 · Bank Transfer"
     assert [(s.name, s.status, s.attempts) for s in detail.steps] == [
         ("history:M1", "done", 1),
@@ -77,13 +77,13 @@ async def test_users_see_their_own_jobs_and_admins_see_all(
     ]
     assert all(s.duration_seconds is not None and s.duration_seconds >= 0 for s in detail.steps)
     with pytest.raises(NotAllowed, match="submitted by another user"):
-        await api.job(site, invoice, TREASURER)
+        await duesflow.job(site, invoice, TREASURER)
     with pytest.raises(LookupError, match="no job"):
-        await api.job("other.site", payment, ADMIN, ADMIN_ROLES)
+        await duesflow.job("other.site", payment, ADMIN, ADMIN_ROLES)
     with pytest.raises(ValueError, match="limit must be between 1 and 100"):
-        await api.jobs(site, TREASURER, limit=101)
+        await duesflow.jobs(site, TREASURER, limit=101)
     with pytest.raises(ValueError, match="status must be one of Queued, Running, Retrying"):
-        await api.jobs(site, TREASURER, status="done")
+        await duesflow.jobs(site, TREASURER, status="done")
 
     # Search attributes name the document, its members and a pseudonym of the user, never the address.
     attrs = (await temporal_client.get_workflow_handle(payment).describe()).typed_search_attributes
@@ -95,17 +95,16 @@ async def test_users_see_their_own_jobs_and_admins_see_all(
 async def test_retry_reruns_a_failed_submission_from_the_failed_step(
     duesflow: DuesflowClient, temporal_client: Client, engine: Engine, site: str
 ) -> None:
-    api = duesflow.job_api
     customer, member = b.customer("C1"), b.member("M1", "C1", "SEPA Direct Debit")
     await duesflow.load_reference_data([customer, member, b.mandate("MD-1", "M1", maximum_amount=10.0)], site=site)
     await submit_and_wait(duesflow, site, b.invoice("INV-1", "C1", 15.0, member_name="M1"), TREASURER)
     sepa_payment = b.payment("PAY-1", "C1", 15.0, [("INV-1", 15.0)], mode="SEPA Direct Debit")
     wid = await submit_and_wait(duesflow, site, sepa_payment, TREASURER)
 
-    failed = await eventually(lambda: api.jobs(site, TREASURER, status="Failed"), lambda js: len(js) == 1)
+    failed = await eventually(lambda: duesflow.jobs(site, TREASURER, status="Failed"), lambda js: len(js) == 1)
     assert [(j.workflow_id, j.status, j.steps_done, j.steps_total) for j in failed] == [(wid, "Failed", 2, 3)]
     assert "exceeds the mandate maximum" in (failed[0].last_error or "")
-    stats = await api.job_statistics(site, TREASURER)
+    stats = await duesflow.job_statistics(site, TREASURER)
     assert (stats.by_status["Completed"], stats.by_status["Failed"], stats.success_rate) == (1, 1, 0.5)
     assert stats.last_24h == {"submitted": 2, "completed": 1, "failed": 1}
     assert stats.top_errors and "sepa failed" in stats.top_errors[0][0]
@@ -115,10 +114,10 @@ async def test_retry_reruns_a_failed_submission_from_the_failed_step(
     assert by_step == [wid]  # what the runbook's batch reset selects
 
     with pytest.raises(NotAllowed, match="only holders of an admin role"):
-        await api.retry(site, wid, TREASURER)
+        await duesflow.retry(site, wid, TREASURER)
     # The fix: the mandate's maximum is raised in the ERP and synced. Then the admin retries.
     await duesflow.load_reference_data([customer, member, b.mandate("MD-1", "M1", maximum_amount=150.0)], site=site)
-    report = await api.retry(site, wid, ADMIN, ADMIN_ROLES)
+    report = await duesflow.retry(site, wid, ADMIN, ADMIN_ROLES)
     assert report.steps == ["sepa"] and report.new_run_id != report.failed_run_id
     result = await duesflow.wait(wid)
     assert [(s.name, s.status) for s in result.steps] == [
@@ -127,15 +126,20 @@ async def test_retry_reruns_a_failed_submission_from_the_failed_step(
         ("analytics", "done"),
     ]
     with pytest.raises(ValueError, match="only failed jobs can be retried"):
-        await eventually(lambda: api.job(site, wid, ADMIN, ADMIN_ROLES), lambda j: j.status == "Completed")
-        await api.retry(site, wid, ADMIN, ADMIN_ROLES)
+        await eventually(lambda: duesflow.job(site, wid, ADMIN, ADMIN_ROLES), lambda j: j.status == "Completed")
+        await duesflow.retry(site, wid, ADMIN, ADMIN_ROLES)
     # The failed run stays in Temporal's visibility beside the new one; the job is listed and counted once.
-    jobs = await eventually(lambda: api.jobs(site, TREASURER), lambda js: [j.status for j in js] == ["Completed"] * 2)
+    jobs = await eventually(
+        lambda: duesflow.jobs(site, TREASURER), lambda js: [j.status for j in js] == ["Completed"] * 2
+    )
     assert [(j.workflow_id, j.run_id, j.status) for j in jobs if j.name == "PAY-1"] == [
         (wid, report.new_run_id, "Completed")
     ]
-    stats = await api.job_statistics(site, TREASURER)
+    stats = await duesflow.job_statistics(site, TREASURER)
     assert (stats.total, stats.by_status["Completed"], stats.by_status["Failed"], stats.top_errors) == (2, 2, 0, [])
+    # The last 24 hours agree: two jobs submitted, both completed; the replaced failed run counts nowhere.
+    assert stats.last_24h == {"submitted": 2, "completed": 2, "failed": 0}
+    assert stats.success_rate == 1.0
 
     # Effects of steps that ran before the retry are not repeated: one usage, one fact, one audit record each.
     assert count(engine, mandate_usages, mandate_usages.c.site == site) == 1
@@ -149,7 +153,7 @@ async def test_retry_reruns_a_failed_submission_from_the_failed_step(
     assert sorted(e for e, step, _ in events if e == "step_completed") == ["step_completed"] * 3
     assert ("retry_requested", None, ADMIN) in events
     # The submitter heard both endings: the failure, then the completion.
-    kinds = [n.kind for n in await api.notifications(site, TREASURER, unread_only=False) if n.name == "PAY-1"]
+    kinds = [n.kind for n in await duesflow.notifications(site, TREASURER, unread_only=False) if n.name == "PAY-1"]
     assert kinds == ["completed", "failed"]
     keep("payment-entry-job-tracking-retried", await temporal_client.get_workflow_handle(wid).fetch_history())
 
@@ -160,7 +164,6 @@ async def test_cancel_stops_pending_steps_audits_and_notifies(
     """Own task queues: the background role starts only after the cancel, so every step is still pending."""
     own = own_queues(settings, "jobs")
     duesflow = DuesflowClient(temporal_client, own, engine, cache)
-    api = duesflow.job_api
 
     stop = asyncio.Event()
     workflows = asyncio.create_task(serve(temporal_client, own, engine, cache, "workflows", stop))
@@ -170,20 +173,20 @@ async def test_cancel_stops_pending_steps_audits_and_notifies(
         verdict = await duesflow.submit(b.invoice("INV-1", "C1", 15.0, member_name="M1"), site=site, user=TREASURER)
         assert verdict.status == "accepted" and verdict.workflow_id
         wid = verdict.workflow_id
-        queued = await api.job(site, wid, TREASURER)
+        queued = await duesflow.job(site, wid, TREASURER)
         assert (queued.status, [(s.name, s.status) for s in queued.steps]) == ("Queued", [("history:M1", "pending")])
         with pytest.raises(NotAllowed):
-            await api.cancel(site, wid, TREASURER)
-        await api.cancel(site, wid, ADMIN, ADMIN_ROLES)
+            await duesflow.cancel(site, wid, TREASURER)
+        await duesflow.cancel(site, wid, ADMIN, ADMIN_ROLES)
         # Once the workflow has stopped the step, a background worker may come: the step must not run.
         stopped = await eventually(
-            lambda: api.job(site, wid, ADMIN, ADMIN_ROLES), lambda j: j.steps[0].status == "cancelled"
+            lambda: duesflow.job(site, wid, ADMIN, ADMIN_ROLES), lambda j: j.steps[0].status == "cancelled"
         )
         assert [(s.name, s.status) for s in stopped.steps] == [("history:M1", "cancelled")]
         background = asyncio.create_task(serve(temporal_client, own, engine, cache, "background", stop))
         handle = temporal_client.get_workflow_handle(wid)
         await eventually(handle.describe, lambda d: d.status == WorkflowExecutionStatus.CANCELED, timeout=30)
-        job = await eventually(lambda: api.job(site, wid, TREASURER), lambda j: j.status == "Cancelled")
+        job = await eventually(lambda: duesflow.job(site, wid, TREASURER), lambda j: j.status == "Cancelled")
         assert job.status == "Cancelled"
         # The history step never ran (neither done nor failed).
         with engine.connect() as conn:
@@ -196,10 +199,15 @@ async def test_cancel_stops_pending_steps_audits_and_notifies(
         assert events["cancel_requested"][0] == ADMIN
         assert events["cancelled"][1]["steps_stopped"] == ["history:M1"]
         assert [e for e, _, _, step in rows if step == "history:M1"] == []  # neither done nor "failed"
-        notes = await api.notifications(site, TREASURER)
+        notes = await duesflow.notifications(site, TREASURER)
         assert [(n.kind, n.name) for n in notes] == [("cancelled", "INV-1")]
         with pytest.raises(ValueError, match="only queued or running jobs can be cancelled"):
-            await api.cancel(site, wid, ADMIN, ADMIN_ROLES)
+            await duesflow.cancel(site, wid, ADMIN, ADMIN_ROLES)
+        # The ERP waiting for it hears duesflow's own error; submitting the document again gives its recorded verdict.
+        with pytest.raises(JobCancelled, match="was cancelled: cancelled"):
+            await duesflow.wait(wid)
+        again = await duesflow.submit(b.invoice("INV-1", "C1", 15.0, member_name="M1"), site=site, user=TREASURER)
+        assert again == verdict
         keep("sales-invoice-job-tracking-cancelled", await handle.fetch_history())
         # The invoice's reminder flow went with it.
         reminders = temporal_client.get_workflow_handle(f"{wid}:reminders")
@@ -219,7 +227,6 @@ async def test_cancel_stops_pending_steps_audits_and_notifies(
 async def test_notifications_are_stored_published_once_and_marked_read(
     duesflow: DuesflowClient, redis_client: redis.Redis, settings: Settings, engine: Engine, site: str
 ) -> None:
-    api = duesflow.job_api
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(channel(settings.deployment, redis_db(redis_client), site, user_key_of(settings, TREASURER)))
     try:
@@ -236,22 +243,21 @@ async def test_notifications_are_stored_published_once_and_marked_read(
     finally:
         pubsub.close()
 
-    unread = await api.notifications(site, TREASURER)
+    unread = await duesflow.notifications(site, TREASURER)
     assert [(n.id, n.kind, n.message) for n in unread] == [
         (live["id"], "completed", "Sales Invoice INV-1: done (1 step)")
     ]
-    assert await api.notifications(site, SECRETARY) == []
-    assert await api.unread_count(site, TREASURER) == 1
-    assert await api.mark_read(site, SECRETARY, [unread[0].id]) == 0  # not theirs
-    assert await api.mark_read(site, TREASURER) == 1
-    assert await api.notifications(site, TREASURER) == []
-    assert [n.read_at is not None for n in await api.notifications(site, TREASURER, unread_only=False)] == [True]
+    assert await duesflow.notifications(site, SECRETARY) == []
+    assert await duesflow.unread_count(site, TREASURER) == 1
+    assert await duesflow.mark_notifications_read(site, SECRETARY, [unread[0].id]) == 0  # not theirs
+    assert await duesflow.mark_notifications_read(site, TREASURER) == 1
+    assert await duesflow.notifications(site, TREASURER) == []
+    assert [n.read_at is not None for n in await duesflow.notifications(site, TREASURER, unread_only=False)] == [True]
 
 
 async def test_cleanup_removes_old_notifications_only_for_admins(
     duesflow: DuesflowClient, engine: Engine, site: str
 ) -> None:
-    api = duesflow.job_api
     await duesflow.load_reference_data([b.customer("C1"), b.member("M1", "C1")], site=site)
     for name in ("INV-1", "INV-2"):
         await submit_and_wait(duesflow, site, b.invoice(name, "C1", 15.0, member_name="M1"), TREASURER)
@@ -262,13 +268,13 @@ async def test_cleanup_removes_old_notifications_only_for_admins(
             .values(created_at=func.now() - dt.timedelta(days=8))
         )
     with pytest.raises(NotAllowed):
-        await api.cleanup(site, TREASURER, days=7)
+        await duesflow.cleanup(site, TREASURER, days=7)
     for days in (0, 366):
         with pytest.raises(ValueError, match="days must be a whole number from 1 to 365"):
-            await api.cleanup(site, ADMIN, ADMIN_ROLES, days=days)
-    assert await api.cleanup(site, ADMIN, ADMIN_ROLES, days=7) == {"notifications": 1}
-    assert [n.name for n in await api.notifications(site, TREASURER, unread_only=False)] == ["INV-2"]
-    assert await api.cleanup(site, ADMIN, ADMIN_ROLES, days=7) == {"notifications": 0}
+            await duesflow.cleanup(site, ADMIN, ADMIN_ROLES, days=days)
+    assert await duesflow.cleanup(site, ADMIN, ADMIN_ROLES, days=7) == {"notifications": 1}
+    assert [n.name for n in await duesflow.notifications(site, TREASURER, unread_only=False)] == ["INV-2"]
+    assert await duesflow.cleanup(site, ADMIN, ADMIN_ROLES, days=7) == {"notifications": 0}
 
 
 async def test_a_step_waiting_for_its_next_attempt_shows_retrying_and_cancel_stops_it(
@@ -277,7 +283,6 @@ async def test_a_step_waiting_for_its_next_attempt_shows_retrying_and_cancel_sto
     """A real PostgreSQL trigger fails the analytics insert; with retry intervals at a tenth of production's the next
     attempt is 6 s away, long enough to read the job while it waits, and to cancel it before that attempt."""
     slower = DuesflowClient(temporal_client, settings.model_copy(update={"retry_interval_scale": 0.1}), engine, cache)
-    api = slower.job_api
     trigger = f"failing_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         conn.execute(
@@ -298,7 +303,9 @@ async def test_a_step_waiting_for_its_next_attempt_shows_retrying_and_cancel_sto
         await slower.load_reference_data([b.customer("C1"), b.member("M1", "C1")], site=site)
         verdict = await slower.submit(b.payment("PAY-1", "C1", 25.0), site=site, user=TREASURER)
         assert verdict.status == "accepted" and verdict.workflow_id
-        job = await eventually(lambda: api.job(site, "PAY-1", TREASURER), lambda j: j.status == "Retrying", timeout=5)
+        job = await eventually(
+            lambda: slower.job(site, "PAY-1", TREASURER), lambda j: j.status == "Retrying", timeout=5
+        )
         assert job.status == "Retrying"
         analytics = next(s for s in job.steps if s.name == "analytics")
         assert analytics.status == "retrying" and analytics.attempts == 1
@@ -308,7 +315,7 @@ async def test_a_step_waiting_for_its_next_attempt_shows_retrying_and_cancel_sto
         described = await temporal_client.get_workflow_handle(verdict.workflow_id).describe()
         [pending] = [a for a in described.raw_description.pending_activities if a.activity_id == "analytics"]
         assert not pending.last_failure.HasField("cause") and "outage" not in str(pending.last_failure)
-        await api.cancel(site, "PAY-1", ADMIN, ADMIN_ROLES)
+        await slower.cancel(site, "PAY-1", ADMIN, ADMIN_ROLES)
     finally:
         with engine.begin() as conn:
             conn.execute(text(f"DROP TRIGGER {trigger} ON payment_facts"))
@@ -317,6 +324,6 @@ async def test_a_step_waiting_for_its_next_attempt_shows_retrying_and_cancel_sto
     await eventually(handle.describe, lambda d: d.status == WorkflowExecutionStatus.CANCELED)
     assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
     assert count(engine, payment_facts, payment_facts.c.site == site) == 0
-    done = await api.job(site, "PAY-1", TREASURER)
+    done = await slower.job(site, "PAY-1", TREASURER)
     assert done.status == "Cancelled"
     assert {s.name: s.status for s in done.steps}["analytics"] == "cancelled"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select, text
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
@@ -20,6 +21,7 @@ from ledger.history import history_facts, read_history
 from ledger.schema import audit_records, mandate_usages, payment_allocations, payment_facts, payments
 from starter.client import DuesflowClient
 from tests import builders as b
+from tests.polling import eventually
 
 USER = "treasurer@example.nl"
 pytestmark = pytest.mark.usefixtures("workers")
@@ -54,8 +56,8 @@ async def test_business_rule_rejection_is_audited_and_writes_no_document(
     assert result.steps == []
     assert count(engine, payments, payments.c.site == site) == 0
     trail = await duesflow.audit_trail(site, "Payment Entry", "PAY-1")
-    assert [(e["event"], e["actor"], e["severity"]) for e in trail] == [("rejected", USER, "warning")]
-    assert trail[0]["details"]["verdict"]["errors"][0]["code"] == "unknown_customer"
+    assert [(e.event, e.actor, e.severity) for e in trail] == [("rejected", USER, "warning")]
+    assert trail[0].details["verdict"]["errors"][0]["code"] == "unknown_customer"
 
 
 async def test_over_allocation_names_the_reference_field(duesflow: DuesflowClient, site: str) -> None:
@@ -117,7 +119,30 @@ async def test_same_document_twenty_times_at_once_has_one_set_of_effects(
     assert count(engine, payment_facts, payment_facts.c.site == site) == 1
     assert count(engine, audit_records, audit_records.c.site == site, audit_records.c.name == "PAY-1") == 4
     mandate = await duesflow.mandate(site, "MD-1")
-    assert mandate["sequence_state"] == "RCUR"
+    assert mandate is not None and mandate.sequence_state == "RCUR"
+
+
+async def test_thirty_identical_submissions_at_once_share_one_run_and_one_verdict_update(
+    duesflow: DuesflowClient, temporal_client: Client, site: str
+) -> None:
+    """An ERP hook fired twice, or several web workers submitting the same document at once: every copy attaches to
+    the one workflow run and to its one verdict update, so all get the same verdict and none is refused (the server
+    takes at most 10 updates in flight per workflow; refused ones were retried only after the SDK's backoff)."""
+    await given_member(duesflow, site)
+    doc = b.invoice("INV-1", "C1", 15.0, member_name="M1")
+    verdicts = await asyncio.gather(*(duesflow.submit(doc, site=site, user=USER) for _ in range(30)))
+    assert {v.status for v in verdicts} == {"accepted"}
+    assert len({v.model_dump_json() for v in verdicts}) == 1
+    wid = verdicts[0].workflow_id
+    assert wid == f"{site}:Sales Invoice:INV-1"
+    await duesflow.wait(wid)
+    runs = await eventually(
+        lambda: temporal_client.count_workflows(f"WorkflowId = '{wid}'"), lambda c: c.count >= 1, timeout=10
+    )
+    assert runs.count == 1
+    events = [e async for e in temporal_client.get_workflow_handle(wid).fetch_history_events()]
+    updates = [e for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+    assert len(updates) == 1
 
 
 async def test_twenty_payments_for_one_member_at_once_leave_history_equal_to_a_rebuild(
@@ -187,8 +212,8 @@ async def test_business_failure_in_a_step_is_audited_and_other_steps_still_run(
     assert "exceeds the mandate maximum" in (steps["sepa"].last_error or "")
     assert steps["history:M1"].status == "done" and steps["analytics"].status == "done"
     trail = await duesflow.audit_trail(site, "Payment Entry", "PAY-1")
-    failed = [e for e in trail if e["event"] == "step_failed"]
-    assert [(e["step"], e["outcome"], e["severity"]) for e in failed] == [("sepa", "BusinessRuleViolation", "error")]
+    failed = [e for e in trail if e.event == "step_failed"]
+    assert [(e.step, e.outcome, e.severity) for e in failed] == [("sepa", "BusinessRuleViolation", "error")]
     progress = await duesflow.progress(result.verdict.workflow_id)
     assert [s.status for s in progress.steps] == ["failed", "done", "done"]
 
@@ -227,7 +252,7 @@ async def test_transient_failures_are_retried_and_the_effect_lands_once(
     assert (analytics.status, analytics.attempts) == ("done", 3)
     assert count(engine, payment_facts, payment_facts.c.site == site) == 1
     trail = await duesflow.audit_trail(site, "Payment Entry", "PAY-1")
-    assert [e["details"]["attempt"] for e in trail if e["step"] == "analytics"] == [3]
+    assert [e.details["attempt"] for e in trail if e.step == "analytics"] == [3]
 
 
 async def test_cancelling_a_payment_undoes_its_effects(duesflow: DuesflowClient, engine: Engine, site: str) -> None:
@@ -248,8 +273,9 @@ async def test_cancelling_a_payment_undoes_its_effects(duesflow: DuesflowClient,
     history = await duesflow.member_history(site, "M1")  # the cache was invalidated by the rebuild
     assert [(r.payment_status, r.paid_amount, r.payment_entry) for r in history] == [("Overdue", 0, None)]
     assert count(engine, payment_facts, payment_facts.c.site == site) == 0
-    assert [u["status"] for u in (await duesflow.mandate(site, "MD-1"))["usages"]] == ["Cancelled"]
-    events = [e["event"] for e in await duesflow.audit_trail(site, "Payment Entry", "PAY-1")]
+    mandate = await duesflow.mandate(site, "MD-1")
+    assert mandate is not None and [u.status for u in mandate.usages] == ["Cancelled"]
+    events = [e.event for e in await duesflow.audit_trail(site, "Payment Entry", "PAY-1")]
     assert events.count("submitted") == 1 and events.count("cancelled") == 1
     # Cancelling again is the same cancellation: same verdict, nothing new.
     assert await duesflow.submit({**doc, "docstatus": 2}, site=site, user=USER) == cancel
@@ -306,13 +332,14 @@ async def test_a_sepa_return_marks_the_usage_returned_and_reopens_the_invoice(
     )
     result = await accepted(duesflow, site, bounce)
     assert {s.name: s.status for s in result.steps} == {"sepa": "done", "history:M1": "done", "analytics": "done"}
-    usage = (await duesflow.mandate(site, "MD-1"))["usages"][0]
-    assert (usage["status"], usage["return_reason"]) == ("Returned", "AM04")
+    mandate = await duesflow.mandate(site, "MD-1")
+    assert mandate is not None
+    assert (mandate.usages[0].status, mandate.usages[0].return_reason) == ("Returned", "AM04")
     row = (await duesflow.member_history(site, "M1"))[0]
     assert (row.paid_amount, row.outstanding_amount, row.payment_status) == (0, 15, "Overdue")
-    assert (await duesflow.member_summary(site, "M1"))["total_paid"] == 0
+    assert (await duesflow.member_summary(site, "M1")).total_paid == 0
     totals = await duesflow.daily_totals(site, dt.date(2025, 4, 1), dt.date(2025, 4, 30))
-    assert {(t["mode_of_payment"], str(t["total"])) for t in totals} == {
+    assert {(t.mode_of_payment, str(t.total)) for t in totals} == {
         ("SEPA Direct Debit", "15.00"),
         ("SEPA Direct Debit Return", "-15.00"),
     }
