@@ -8,7 +8,8 @@ Prints, in one run:
   (b) the same for the engine floor (``bench.floor.FloorWorkflow``: same shape, steps that do nothing);
   (c) end-to-end completion throughput (pipelines/s) of duesflow and the floor, from a burst;
   (d) the same kind of documents processed inline (every step in the caller, the predecessor's way);
-  (e) ack latency again with member histories ``--history-factor`` (100) times longer.
+  (e) ack latency again with member histories ``--history-factor`` (100) times longer;
+  (f) time to verdict when the same document is submitted ``--dup-copies`` (30) times at once, ``--dup-rounds`` rounds.
 
 By default it owns everything it uses: a fresh database on the machine's PostgreSQL (dropped at the end), a Temporal
 dev server on free ports, and two worker processes (``python -m worker`` for duesflow, ``python -m bench.floor_worker``
@@ -86,6 +87,7 @@ class Sample:
     steps: int = 0
     failed_steps: int = 0
     retried_steps: int = 0
+    verdict: str | None = None  # the verdict as JSON (section f compares the copies' verdicts)
 
 
 @dataclass
@@ -147,17 +149,17 @@ async def drive(target: Target, docs: Sequence[Doc], *, rate: float | None, conc
     async def call(i: int, doc: Doc, due: float) -> None:
         start = time.perf_counter()
         wid: str | None = target.workflow_id(doc)
-        status, error = "error", None
+        status, error, answer = "error", None, None
         try:
             verdict = await target.submit(doc)
-            status = verdict.status
+            status, answer = verdict.status, verdict.model_dump_json()
             if verdict.status == "rejected":
                 error = "; ".join(f"{e.field}: {e.code}" for e in verdict.errors)
                 wid = verdict.workflow_id  # None when the client rejected it: no workflow then
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         end = time.perf_counter()
-        samples[i] = Sample(doc["name"], wid, due, start - due, end - due, status, error)
+        samples[i] = Sample(doc["name"], wid, due, start - due, end - due, status, error, verdict=answer)
 
     async def one(i: int, doc: Doc, due: float) -> None:
         if sem is None:
@@ -324,6 +326,8 @@ class Config:
     result_timeout: float
     stall_timeout: float
     sections: set[str]
+    dup_copies: int = 30
+    dup_rounds: int = 10
 
 
 class Bench:
@@ -359,6 +363,8 @@ class Bench:
             need += 2 * c.inline_count
         if "long" in c.sections:
             need += c.count * n_rates + c.throughput_count
+        if "dup" in c.sections:
+            need += c.dup_rounds
         return need
 
     async def setup_data(self) -> None:
@@ -601,6 +607,43 @@ class Bench:
         print(f"  history rows/member after the runs: {stats['rows_after_avg']:.1f}", flush=True)
         self.info["long_histories"] = stats
 
+    async def duplicates(self) -> None:
+        """(f) One document submitted ``dup_copies`` times at once (an ERP hook fired twice, several web workers
+        submitting the same document), for ``dup_rounds`` documents in turn: the time to verdict of every copy. Every
+        copy must get the same verdict, and each document must have exactly one workflow run."""
+        c = self.cfg
+        target = DuesflowTarget(self.duesflow, self.site, USER)
+        assert self.meter is not None
+        cpu0 = self.meter.sample()
+        t0, since = time.perf_counter(), dt.datetime.now(dt.UTC)
+        samples: list[Sample] = []
+        slowest: list[float] = []
+        problems: list[str] = []
+        for _ in range(c.dup_rounds):
+            doc = next(self.pool)
+            batch = await drive(target, [doc] * c.dup_copies, rate=None, concurrency=c.dup_copies)
+            samples += batch
+            slowest.append(max(s.ack for s in batch))
+            answers = {s.verdict for s in batch}
+            if len(answers) != 1 or None in answers:
+                problems.append(f"{doc['name']}: {len(answers)} different verdicts among {c.dup_copies} copies")
+        await drain(self.temporal, self.site, since, samples, c.result_timeout, c.stall_timeout)
+        runs = {}
+        for wid in sorted({s.wid for s in samples if s.wid}):
+            runs[wid] = (await self.temporal.count_workflows(f"WorkflowId = '{wid}'")).count
+        problems += [f"{wid}: {n} workflow runs" for wid, n in runs.items() if n != 1]
+        scenario = f"{c.dup_copies} identical at once, {c.dup_rounds} rounds"
+        result = summarize("f", scenario, "duesflow", samples, concurrency=c.dup_copies)
+        result.throughput, result.done_ms = None, {}  # copies of one document: only the time to verdict is meant
+        result.elapsed_s = time.perf_counter() - t0
+        cpu = CpuMeter.delta(cpu0, self.meter.sample())
+        result.cpu_ms_per_doc = {k: v * 1000 / max(1, len(samples)) for k, v in cpu.items()}
+        result.extra["slowest_copy_per_round_ms"] = [round(x * 1000) for x in slowest]
+        result.extra["runs_per_document"] = sorted(set(runs.values()))
+        result.problems = problems + result.problems
+        self.results.append(result)
+        print(f"  {progress_line(result)}", flush=True)
+
 
 async def history_stats(client: Client, wid: str) -> dict[str, int]:
     try:
@@ -808,6 +851,19 @@ def report(results: list[Result], info: Mapping[str, Any]) -> str:
                     f"{fmt(short.done_ms.get('p50'))} ms"
                 )
 
+    for r in results:
+        if r.section != "f" or not r.ack_ms:
+            continue
+        a = r.ack_ms
+        w("")
+        w(
+            f"Identical submissions ({r.scenario}): time to verdict p50 {a['p50']:.0f} / p99 {a['p99']:.0f} / "
+            f"max {a['max']:.0f} ms over {r.docs} copies; slowest copy per round (ms): "
+            + ", ".join(str(x) for x in r.extra.get("slowest_copy_per_round_ms", []))
+        )
+        runs = r.extra.get("runs_per_document", [])
+        w(f"  workflow runs per document: {runs} (must be [1]); differing verdicts: {'yes' if r.problems else 'no'}")
+
     problems = [(r, p) for r in results for p in r.problems]
     if problems:
         w("")
@@ -834,12 +890,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--inline-threads", type=int, default=8, help="concurrent callers of the second inline run")
     p.add_argument("--burst-concurrency", type=int, default=32, help="submissions in flight during a burst")
     p.add_argument("--history-factor", type=int, default=100, help="how many times longer histories get in (e)")
+    p.add_argument("--dup-copies", type=int, default=30, help="copies of one document submitted at once in (f)")
+    p.add_argument("--dup-rounds", type=int, default=10, help="documents submitted that way in turn in (f)")
     p.add_argument(
         "--only",
-        default="rate,burst,inline,long",
-        help="sections to run: rate (a,b), burst (c), inline (d), long (e)",
+        default="rate,burst,inline,long,dup",
+        help="sections to run: rate (a,b), burst (c), inline (d), long (e), dup (f)",
     )
-    p.add_argument("--quick", action="store_true", help="smoke run: 30 documents per scenario")
+    p.add_argument("--quick", action="store_true", help="smoke run: 30 documents per scenario, at most 5 rounds in (f)")
     p.add_argument("--temporal-address", help="use this running Temporal frontend instead of starting a dev server")
     p.add_argument("--namespace", default="default")
     p.add_argument(
@@ -877,15 +935,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.count = min(args.count, 30)
+        args.dup_rounds = min(args.dup_rounds, 5)
     args.throughput_count = args.throughput_count or args.count
     args.inline_count = args.inline_count or args.count
     args.rate_list = [float(x) for x in args.rates.split(",") if x.strip()]
     args.sections = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = args.sections - {"rate", "burst", "inline", "long"}
+    unknown = args.sections - {"rate", "burst", "inline", "long", "dup"}
     if unknown:
         p.error(f"unknown sections {sorted(unknown)}")
     if not args.rate_list or any(r <= 0 for r in args.rate_list):
         p.error("--rates needs positive numbers")
+    if args.dup_copies < 2 or args.dup_rounds < 1:
+        p.error("--dup-copies needs at least 2 and --dup-rounds at least 1")
     return args
 
 
@@ -929,6 +990,8 @@ async def amain(args: argparse.Namespace) -> int:
         result_timeout=args.result_timeout,
         stall_timeout=args.stall_timeout,
         sections=args.sections,
+        dup_copies=args.dup_copies,
+        dup_rounds=args.dup_rounds,
     )
     workdir = Path(tempfile.mkdtemp(prefix="duesflow-bench-"))
     run = uuid.uuid4().hex[:8]
@@ -1035,6 +1098,9 @@ async def amain(args: argparse.Namespace) -> int:
         if "inline" in cfg.sections:
             print("(d) inline: every step in the caller", flush=True)
             await bench.inline()
+        if "dup" in cfg.sections:
+            print(f"(f) the same document {cfg.dup_copies} times at once, {cfg.dup_rounds} rounds", flush=True)
+            await bench.duplicates()
         if "long" in cfg.sections and {"rate", "burst"} & cfg.sections:
             print(f"(e) again with histories {cfg.history_factor}x longer", flush=True)
             await bench.long_histories()
