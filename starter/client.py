@@ -30,6 +30,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
@@ -44,7 +45,7 @@ from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, Tele
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, ServiceClient
 
 from domain.contracts import PaymentEntry, SalesInvoice
-from domain.errors import NotFound, TemporalUnavailable
+from domain.errors import JobCancelled, JobEnded, JobFailed, NotFound, TemporalUnavailable
 from domain.history import HistoryRow
 from domain.ids import check_site
 from domain.ids import workflow_id as workflow_id_of
@@ -106,6 +107,8 @@ _RETRYABLE = {
 }
 # How long an attempt may overrun its own rpc timeout (the SDK polls an accepted update's outcome without one).
 _ATTEMPT_GRACE = 1.0
+# progress() of a workflow that ended without a result: how long a worker may take to replay it and answer.
+_CLOSED_QUERY_TIMEOUT = timedelta(seconds=5)
 
 SDK_LOGGER = "duesflow.temporal"
 logging.getLogger("duesflow").addHandler(logging.NullHandler())
@@ -332,8 +335,19 @@ class DuesflowClient:
             if desc.status == WorkflowExecutionStatus.COMPLETED:
                 result = await handle.result()
                 return Progress(workflow_id=workflow_id, verdict=result.verdict, steps=result.steps)
-            progress = await handle.query(PaymentEntryWorkflow.progress, result_type=Progress)
-            return _with_live_attempts(progress, desc.raw_description.pending_activities)
+            if desc.status == WorkflowExecutionStatus.RUNNING:
+                progress = await handle.query(PaymentEntryWorkflow.progress, result_type=Progress)
+                return _with_live_attempts(progress, desc.raw_description.pending_activities)
+            # Ended without a result (cancelled, terminated, failed, timed out): a worker can still replay it and
+            # answer; without one, say how it ended.
+            try:
+                return await handle.query(
+                    PaymentEntryWorkflow.progress, result_type=Progress, rpc_timeout=_CLOSED_QUERY_TIMEOUT
+                )
+            except (RPCError, WorkflowQueryFailedError) as exc:
+                if isinstance(exc, RPCError) and exc.status == RPCStatusCode.UNAVAILABLE:
+                    raise
+                raise _ended(workflow_id, desc.status) from exc
 
     async def wait(self, workflow_id: str) -> PipelineResult:
         """Block until the document's background steps have all finished (done or failed). ``JobCancelled`` or
@@ -485,6 +499,13 @@ class DuesflowClient:
 
     async def mark_notifications_read(self, site: str, user: str, ids: Sequence[int] | None = None) -> int:
         return await self.job_api.mark_notifications_read(site, user, ids)
+
+
+def _ended(workflow_id: str, status: WorkflowExecutionStatus | None) -> JobEnded:
+    name = status.name.lower().replace("_", " ") if status else "ended"
+    if status in (WorkflowExecutionStatus.CANCELED, WorkflowExecutionStatus.TERMINATED):
+        return JobCancelled(workflow_id, name)
+    return JobFailed(workflow_id, name)
 
 
 async def _described(handle: WorkflowHandle[Any, Any]) -> Any:

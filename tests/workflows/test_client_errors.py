@@ -78,6 +78,8 @@ async def test_wait_on_a_job_without_a_result_raises_duesflows_own_errors(
     with pytest.raises(JobCancelled, match="terminated: retired by an operator") as cancelled:
         await client.wait(pending.workflow_id)
     assert cancelled.value.workflow_id == pending.workflow_id
+    with pytest.raises(JobCancelled, match="terminated"):  # no worker can replay it to tell its steps
+        await client.progress(pending.workflow_id)
 
     # A workflow that times out (nobody ran it within its execution timeout) failed as a whole.
     parsed = parse_submission(b.invoice("INV-2", "C1", 15.0), currency=settings.currency)
