@@ -10,13 +10,9 @@ from temporalio import activity
 
 from domain.notifications import Notice, channel
 from ledger import notifications
+from ledger.cache import database_number
 
 log = logging.getLogger(__name__)
-
-
-def redis_db(client: redis.Redis) -> int:
-    """The database number a client was opened on (part of the channel name: pub/sub itself ignores it)."""
-    return int(client.connection_pool.connection_kwargs.get("db", 0))
 
 
 class NotificationActivities:
@@ -24,7 +20,7 @@ class NotificationActivities:
         self._engine = engine
         self._redis = redis_client
         self._deployment = deployment
-        self._db = redis_db(redis_client)
+        self._db = database_number(redis_client)
 
     @activity.defn
     def notify(self, notice: Notice) -> bool:

@@ -30,6 +30,11 @@ def summary_key(site: str, member: str) -> str:
     return f"duesflow:{site}:summary:{member}"
 
 
+def database_number(client: redis.Redis) -> int:
+    """The database number a Redis client was opened on."""
+    return int(client.connection_pool.connection_kwargs.get("db", 0))
+
+
 class ReadCache:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
@@ -38,6 +43,11 @@ class ReadCache:
     def client(self) -> redis.Redis:
         """The Redis connection, for the notify step's pub/sub (one connection pool per process)."""
         return self._redis
+
+    @property
+    def database(self) -> int:
+        """The database number this cache uses; pub/sub channel names carry it, since pub/sub itself ignores it."""
+        return database_number(self._redis)
 
     def get_or_load(self, key: str, ttl: int, adapter: TypeAdapter[T], load: Callable[[], T]) -> T:
         try:

@@ -51,7 +51,7 @@ from domain.ids import check_site
 from domain.ids import workflow_id as workflow_id_of
 from domain.jobs import Job, JobDetail, JobStatistics, RetryReport
 from domain.messages import PipelineResult, Progress, StepProgress, SubmissionInput
-from domain.notifications import Notification
+from domain.notifications import Notification, channel
 from domain.parsing import parse_submission
 from domain.priorities import Level
 from domain.reads import (
@@ -169,6 +169,7 @@ class DuesflowClient:
         self._submitter: Client | None = None
         self._connecting = asyncio.Lock()
         self._engine = engine
+        self._cache = cache
         self.reads = LedgerReads(engine, cache)
         # Internal: the job views and notifications (starter/jobs.py); the public methods below delegate to it.
         self.job_api = JobService(self._temporal_client, settings, engine)
@@ -499,6 +500,13 @@ class DuesflowClient:
 
     async def mark_notifications_read(self, site: str, user: str, ids: Sequence[int] | None = None) -> int:
         return await self.job_api.mark_notifications_read(site, user, ids)
+
+    async def notification_channel(self, site: str, user: str) -> str:
+        """The Redis pub/sub channel on which ``user``'s notifications on ``site`` are published live (JSON of a
+        ``Notification``); subscribe to it, and read ``notifications`` on (re)connect for what was missed."""
+        return channel(
+            self.settings.deployment, self._cache.database, check_site(site), user_key_of(self.settings, user)
+        )
 
 
 def _ended(workflow_id: str, status: WorkflowExecutionStatus | None) -> JobEnded:

@@ -174,3 +174,6 @@ class BlockingDuesflowClient:
 
     def mark_notifications_read(self, site: str, user: str, ids: Sequence[int] | None = None) -> int:
         return self._call(self._client.mark_notifications_read(site, user, ids))
+
+    def notification_channel(self, site: str, user: str) -> str:
+        return self._call(self._client.notification_channel(site, user))

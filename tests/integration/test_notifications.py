@@ -11,8 +11,9 @@ import redis
 from sqlalchemy import Engine, func, select
 from temporalio.testing import ActivityEnvironment
 
-from activities.notifications import NotificationActivities, redis_db
+from activities.notifications import NotificationActivities
 from domain.notifications import Notice, channel
+from ledger.cache import database_number
 from ledger.schema import notifications
 
 USER = "penningmeester@example.nl"
@@ -48,7 +49,7 @@ def received(pubsub: redis.client.PubSub, within: float = 1.0) -> list[dict[str,
 
 def test_a_retried_notify_stores_and_publishes_once(engine: Engine, redis_client: redis.Redis, site: str) -> None:
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(channel("default", redis_db(redis_client), site, "u-test"))
+    pubsub.subscribe(channel("default", database_number(redis_client), site, "u-test"))
     try:
         step = NotificationActivities(engine, redis_client, deployment="default")
         env = ActivityEnvironment()
@@ -79,11 +80,11 @@ def test_deployments_sharing_a_redis_do_not_hear_each_other(
     same one, publishing for the same site and user must not reach this deployment's subscribers."""
     other_db = redis.Redis(
         connection_pool=redis.ConnectionPool(
-            **{**redis_client.connection_pool.connection_kwargs, "db": redis_db(redis_client) + 1}
+            **{**redis_client.connection_pool.connection_kwargs, "db": database_number(redis_client) + 1}
         )
     )
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(channel("prod", redis_db(redis_client), site, "u-test"))
+    pubsub.subscribe(channel("prod", database_number(redis_client), site, "u-test"))
     try:
         env = ActivityEnvironment()
         for client, deployment, name in [

@@ -15,9 +15,7 @@ import redis
 from sqlalchemy import Engine, func, select, text, update
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from activities.notifications import redis_db
 from domain.errors import JobCancelled
-from domain.notifications import channel
 from domain.settings import Settings, user_key_of
 from domain.users import NotAllowed
 from ledger.cache import ReadCache
@@ -228,7 +226,7 @@ async def test_notifications_are_stored_published_once_and_marked_read(
     duesflow: DuesflowClient, redis_client: redis.Redis, settings: Settings, engine: Engine, site: str
 ) -> None:
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(channel(settings.deployment, redis_db(redis_client), site, user_key_of(settings, TREASURER)))
+    pubsub.subscribe(await duesflow.notification_channel(site, TREASURER))
     try:
         await duesflow.load_reference_data([b.customer("C1"), b.member("M1", "C1")], site=site)
         wid = await submit_and_wait(duesflow, site, b.invoice("INV-1", "C1", 15.0, member_name="M1"), TREASURER)
