@@ -351,7 +351,7 @@ class JobService:
 
     async def _execution(self, site: str, workflow_id: str) -> WorkflowExecution:
         """``workflow_id`` may also be a document name (what an operator knows): it is looked up on the site."""
-        if ":" not in workflow_id:  # workflow ids are "<site>:<doctype>:<name>"; ERPNext names have no colon
+        if ":" not in workflow_id:  # workflow ids are "<site>:<doctype>:<name>" (domain/ids.py); a name is looked up
             workflow_id = await self._by_document(site, workflow_id)
         try:
             execution = await self._client.get_workflow_handle(workflow_id).describe()

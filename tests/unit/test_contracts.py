@@ -459,6 +459,18 @@ def test_amended_document_gets_its_own_workflow_id() -> None:
     )
 
 
+def test_a_colon_in_a_name_cannot_take_another_documents_workflow_id() -> None:
+    """An invoice named ``X:cancel`` is not X's cancellation; ``Y:reminders`` is not Y's reminder flow."""
+    from workflows.reminders import reminders_id
+
+    site = "leden.example.nl"
+    assert workflow_id(site, "Sales Invoice", "X:cancel") != workflow_id(site, "Sales Invoice", "X", cancellation=True)
+    assert workflow_id(site, "Sales Invoice", "Y:reminders") != reminders_id(site, "Y")
+    assert workflow_id(site, "Sales Invoice", "X%3Acancel") != workflow_id(site, "Sales Invoice", "X:cancel")
+    ids = {workflow_id(site, "Sales Invoice", n) for n in ["A:B", "A%3AB", "A%253AB", "A%B", "A%25B"]}
+    assert len(ids) == 5
+
+
 @pytest.mark.parametrize("site", ["leden.example.nl", "localhost", "a", "site-1.test", "x" * 140])
 def test_check_site_accepts_site_names(site: str) -> None:
     assert check_site(site) == site
