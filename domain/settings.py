@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
+import re
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from domain.ids import SITE_PATTERN
 from domain.reminders import ReminderPolicy
 from domain.users import user_key
+
+# What a list-valued variable looks like, for its error message.
+_LIST_EXAMPLES = {
+    "admin_roles": '["System Manager", "Accounts Manager"] (or: System Manager, Accounts Manager)',
+    "sepa_retry_offsets_days": "[3, 7, 14] (or: 3, 7, 14)",
+}
 
 
 class Settings(BaseSettings):
@@ -20,7 +30,6 @@ class Settings(BaseSettings):
 
     temporal_address: str = Field("127.0.0.1:7233", description="host:port of the Temporal frontend")
     temporal_namespace: str = Field("default", min_length=1)
-    temporal_ui_url: str = "http://127.0.0.1:8233"
     database_url: str = Field(
         "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
         description="SQLAlchemy URL of the ledger (psycopg 3 driver)",
@@ -33,13 +42,12 @@ class Settings(BaseSettings):
     verdict_timeout_seconds: float = Field(5.0, gt=0, description="how long submit waits for step 1")
     max_concurrent_activities: int = Field(8, ge=1, le=256)
     max_concurrent_workflow_tasks: int = Field(32, ge=1, le=1024)
-    db_pool_size: int = Field(10, ge=1, le=200)
     retry_interval_scale: float = Field(
         1.0, gt=0, le=10, description="multiplies every retry interval (tests shrink it)"
     )
 
-    # Reminders (domain.md §6). Durations: ISO 8601 (P7D, PT30S) or seconds. Running flows keep the values they
-    # started with (they travel in the workflow input), so a change applies to invoices submitted afterwards.
+    # Reminders (docs/business-rules.md §6). Durations: ISO 8601 (P7D, PT30S) or seconds. Running flows keep the
+    # values they started with (they travel in the workflow input): a change applies to invoices submitted later.
     reminder_minimum_amount: Decimal = Field(Decimal("10.00"), ge=0, description="invoices below get no reminders")
     reminder_grace: dt.timedelta = Field(dt.timedelta(days=7), description="after the due date, before level 1")
     reminder_interval: dt.timedelta = Field(dt.timedelta(days=14), description="between levels, and before hand-off")
@@ -58,14 +66,18 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(10.0, gt=0, le=300)
     smtp_ca_file: str | None = Field(None, description="PEM file of the CA that signed the SMTP server's certificate")
 
-    # SEPA returns (domain.md §4): retry collections this many days after a transient return (weekends skipped).
-    sepa_retry_offsets_days: list[int] = Field([3, 7, 14], min_length=1, max_length=10)
-    # Upkeep (domain.md §5, §1): detail facts older than this are rolled up into monthly summaries.
+    # SEPA returns (docs/business-rules.md §4): retry collections this many days after a transient return
+    # (weekends skipped).
+    # Lists: a JSON list or comma-separated values (NoDecode: the validator below parses them, so a bad value is a
+    # ConfigError naming its variable instead of pydantic-settings' SettingsError).
+    sepa_retry_offsets_days: Annotated[list[int], NoDecode] = Field([3, 7, 14], min_length=1, max_length=10)
+    # Upkeep (docs/business-rules.md §5, §1): detail facts older than this are rolled up into monthly summaries.
     analytics_window_days: int = Field(90, ge=1, le=3650)
     upkeep_schedules: bool = Field(True, description="the worker creates the upkeep Temporal Schedules at start")
 
-    # Job tracking (domain.md §8). Holders of an admin role see everyone's jobs and may retry, cancel, clean up.
-    admin_roles: list[str] = Field(["System Manager", "Accounts Manager"], min_length=1)
+    # Job tracking (docs/business-rules.md §8). Holders of an admin role see everyone's jobs and may retry, cancel,
+    # clean up.
+    admin_roles: Annotated[list[str], NoDecode] = Field(["System Manager", "Accounts Manager"], min_length=1)
     # Keys the pseudonym of ERP users in search attributes and channel names: set your own in production, and
     # keep it (changing it hides earlier work from a user-key search).
     user_key_secret: SecretStr = Field(SecretStr("duesflow-development-only"), min_length=8)
@@ -83,6 +95,13 @@ class Settings(BaseSettings):
         if not value.startswith("postgresql"):
             raise ValueError("must be a PostgreSQL URL such as postgresql+psycopg://user@host:5432/db")
         return value.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    @field_validator("site")
+    @classmethod
+    def _site_name(cls, value: str) -> str:
+        if not SITE_PATTERN.fullmatch(value):
+            raise ValueError("must be an ERP site name such as leden.example.nl (letters, digits, '.', '-')")
+        return value
 
     @field_validator("redis_url")
     @classmethod
@@ -105,6 +124,23 @@ class Settings(BaseSettings):
         if value < dt.timedelta(0):
             raise ValueError("must not be negative")
         return value
+
+    @field_validator("admin_roles", "sepa_retry_offsets_days", mode="before")
+    @classmethod
+    def _list(cls, value: object, info: ValidationInfo) -> object:
+        """``["System Manager", "Accounts Manager"]`` (JSON) or ``System Manager, Accounts Manager``."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError:
+                raise ValueError(f"must be a JSON list such as {_LIST_EXAMPLES[info.field_name]}") from None
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        if not items:
+            raise ValueError(f"must not be empty; give a list such as {_LIST_EXAMPLES[info.field_name]}")
+        return items
 
     @field_validator("sepa_retry_offsets_days")
     @classmethod
@@ -136,6 +172,10 @@ class ConfigError(ValueError):
     """Bad configuration, with every offending ``DUESFLOW_*`` variable named."""
 
 
+def variable_of(field: str) -> str:
+    return f"DUESFLOW_{field.upper()}"
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings, turning pydantic's error into one that names the environment variables."""
     from pydantic import ValidationError
@@ -143,10 +183,50 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"DUESFLOW_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from None
+    except SettingsError as exc:  # a value the environment source itself could not decode
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = variable_of(found.group(1)) if found else "a DUESFLOW_* variable"
+        raise ConfigError(f"invalid configuration: {name}: could not be read ({exc})") from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """``DUESFLOW_SEPA_RETRY_OFFSETS_DAYS: item 2: …``: the variable, then where inside its value."""
+    field, *inside = loc
+    where = "".join(f"item {p + 1}: " if isinstance(p, int) else f"{p}: " for p in inside)
+    message = message.removeprefix("Value error, ")
+    return f"{variable_of(str(field))}: {where}{message}"
+
+
+# Variables that are not settings but are read on purpose: the test suite's (tests/conftest.py, tests/recording.py).
+_OTHER_PREFIXES = ("DUESFLOW_TEST_", "DUESFLOW_RECORD_")
+# Settings that were accepted but never read, and were removed: say so rather than suggest a look-alike.
+_RETIRED = {
+    "DB_POOL_SIZE": "the worker sizes its pool to its activity threads",
+    "TEMPORAL_UI_URL": "nothing read it; the stack prints its Web UI address",
+}
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One warning per ``DUESFLOW_*`` variable that is no setting (a typo is otherwise silently ignored), with the
+    closest setting's name when one is close."""
+    known = [name.upper() for name in Settings.model_fields]
+    warnings = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("DUESFLOW_") or upper.startswith(_OTHER_PREFIXES):
+            continue
+        suffix = upper.removeprefix("DUESFLOW_")
+        if suffix in known:
+            continue
+        if suffix in _RETIRED:
+            warnings.append(f"{name} is no longer a duesflow setting and is ignored ({_RETIRED[suffix]})")
+            continue
+        close = difflib.get_close_matches(suffix, known, n=1, cutoff=0.6)
+        hint = f"; did you mean DUESFLOW_{close[0]}?" if close else ""
+        warnings.append(f"{name} is not a duesflow setting and is ignored{hint}")
+    return warnings
 
 
 def reminder_policy(settings: Settings) -> ReminderPolicy:

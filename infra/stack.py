@@ -106,9 +106,20 @@ def start_stack(data_dir: Path, *, ui_port: int = 8233) -> Stack:
             f"port with DUESFLOW_TEMPORAL_ADDRESS=127.0.0.1:<port> (and --ui-port)."
         )
     console.print(f"Temporal: {server.address} (namespace {settings.temporal_namespace}), Web UI {server.ui_url}")
-    upgrade(settings.database_url)
+    stack = Stack(settings=settings, server=server, embedded=embedded, mail=mail)
+    try:
+        upgrade(settings.database_url)
+    except Exception:  # e.g. an external ledger that does not answer: leave nothing running
+        stack.stop()
+        raise
     console.print("Ledger: migrations applied")
-    return Stack(settings=settings, server=server, embedded=embedded, mail=mail)
+    return stack
+
+
+def cli_environment(settings: Settings) -> dict[str, str]:
+    """What the duesflow CLI in another shell needs of this stack: the addresses of its (possibly embedded) ledger,
+    cache and Temporal frontend (and the worker's metrics endpoint when set). The Web UI is printed on its own."""
+    return {k: v for k, v in as_environment(settings).items() if k.endswith(("_URL", "_ADDRESS"))}
 
 
 def _show_mail(msg: Any) -> None:
@@ -214,8 +225,7 @@ async def main_async(data_dir: Path, *, once: bool, members: int, ui_port: int) 
         console.print(f"\nWeb UI: {stack.server.ui_url}/namespaces/{ns}/workflows")
         query = f"DuesflowSite='{association.site}'"
         console.print(f'CLI:    temporal workflow list --address {stack.server.address} --query "{query}"')
-        # The duesflow CLI in another shell needs this stack's (possibly embedded) ledger and cache.
-        env = {k: v for k, v in as_environment(stack.settings).items() if k.endswith(("_URL", "_ADDRESS"))}
+        env = cli_environment(stack.settings)
         console.print("duesflow CLI in another shell: " + " ".join(f"{k}='{v}'" for k, v in sorted(env.items())))
         await client.close()
         if not once:

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from domain.settings import ConfigError, Settings, load_settings
+from domain.settings import ConfigError, Settings, load_settings, unknown_variables
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +41,6 @@ def test_valid_environment_values_are_read(monkeypatch: pytest.MonkeyPatch) -> N
         "DUESFLOW_VERDICT_TIMEOUT_SECONDS": "2.5",
         "DUESFLOW_MAX_CONCURRENT_ACTIVITIES": "16",
         "DUESFLOW_MAX_CONCURRENT_WORKFLOW_TASKS": "64",
-        "DUESFLOW_DB_POOL_SIZE": "5",
         "DUESFLOW_RETRY_INTERVAL_SCALE": "0.01",
     }
     for key, value in env.items():
@@ -56,7 +55,6 @@ def test_valid_environment_values_are_read(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.verdict_timeout_seconds == 2.5
     assert settings.max_concurrent_activities == 16
     assert settings.max_concurrent_workflow_tasks == 64
-    assert settings.db_pool_size == 5
     assert settings.retry_interval_scale == 0.01
 
 
@@ -97,7 +95,7 @@ def test_every_bad_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("DUESFLOW_VERDICT_TIMEOUT_SECONDS", "0"),
         ("DUESFLOW_VERDICT_TIMEOUT_SECONDS", "soon"),
-        ("DUESFLOW_DB_POOL_SIZE", "201"),
+        ("DUESFLOW_MAX_CONCURRENT_ACTIVITIES", "257"),
         ("DUESFLOW_RETRY_INTERVAL_SCALE", "11"),
         ("DUESFLOW_TEMPORAL_NAMESPACE", ""),
         ("DUESFLOW_CURRENCY", "EURO"),
@@ -166,3 +164,98 @@ def test_smtp_password_is_never_shown_but_reaches_the_worker_process(monkeypatch
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert load_settings() == settings
+
+
+@pytest.mark.parametrize(
+    ("value", "roles"),
+    [
+        ('["System Manager", "Accounts Manager"]', ["System Manager", "Accounts Manager"]),
+        ("System Manager", ["System Manager"]),
+        ("System Manager, Accounts Manager", ["System Manager", "Accounts Manager"]),
+    ],
+)
+def test_admin_roles_as_json_or_comma_separated(monkeypatch: pytest.MonkeyPatch, value: str, roles: list[str]) -> None:
+    monkeypatch.setenv("DUESFLOW_ADMIN_ROLES", value)
+    assert load_settings().admin_roles == roles
+
+
+def test_list_variable_that_is_not_a_list_names_the_variable_and_the_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUESFLOW_ADMIN_ROLES", '["System Manager"')
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert 'DUESFLOW_ADMIN_ROLES: must be a JSON list such as ["System Manager", "Accounts Manager"]' in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("[2, 5]", "ok"),
+        ("2, 5", "ok"),
+        ("2 days", "DUESFLOW_SEPA_RETRY_OFFSETS_DAYS: item 1: Input should be a valid integer"),
+        ("[2, 5", "DUESFLOW_SEPA_RETRY_OFFSETS_DAYS: must be a JSON list such as [3, 7, 14]"),
+        (" ", "DUESFLOW_SEPA_RETRY_OFFSETS_DAYS: must not be empty"),
+    ],
+)
+def test_retry_offsets_as_json_or_comma_separated(monkeypatch: pytest.MonkeyPatch, value: str, expected: str) -> None:
+    monkeypatch.setenv("DUESFLOW_SEPA_RETRY_OFFSETS_DAYS", value)
+    if expected == "ok":
+        assert load_settings().sepa_retry_offsets_days == [2, 5]
+        return
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert expected in str(info.value)
+    assert "OFFSETS_DAYS_0" not in str(info.value)  # the variable's name, not pydantic's location
+
+
+def test_list_settings_reach_a_child_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from domain.settings import as_environment
+
+    settings = load_settings(admin_roles=["Treasurer"], sepa_retry_offsets_days=[4, 9])
+    for key, value in as_environment(settings).items():
+        monkeypatch.setenv(key, value)
+    assert load_settings() == settings
+
+
+def test_bad_default_site_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUESFLOW_SITE", "leden example")
+    with pytest.raises(ConfigError, match="DUESFLOW_SITE: must be an ERP site name"):
+        load_settings()
+
+
+def test_misspelt_variables_are_named_with_the_closest_setting() -> None:
+    environ = {
+        "DUESFLOW_TEMPORAL_ADRESS": "temporal:7233",
+        "DUESFLOW_ADMIN_ROLE": "System Manager",
+        "DUESFLOW_WHATEVER": "1",
+        "DUESFLOW_SITE": "ok.example.nl",  # a setting
+        "DUESFLOW_TEST_ADMIN_DATABASE_URL": "postgresql://x",  # the test suite's own
+        "DUESFLOW_TEST_REDIS_URL": "redis://x",
+        "DUESFLOW_RECORD_HISTORIES": "1",
+        "PATH": "/usr/bin",
+    }
+    assert unknown_variables(environ) == [
+        "DUESFLOW_ADMIN_ROLE is not a duesflow setting and is ignored; did you mean DUESFLOW_ADMIN_ROLES?",
+        "DUESFLOW_TEMPORAL_ADRESS is not a duesflow setting and is ignored; did you mean DUESFLOW_TEMPORAL_ADDRESS?",
+        "DUESFLOW_WHATEVER is not a duesflow setting and is ignored",
+    ]
+
+
+def test_settings_that_nothing_read_are_gone() -> None:
+    # The pool sizes follow the activity threads (worker) and the client's own need; the Web UI address is
+    # printed by the stack from the port it really started.
+    assert "db_pool_size" not in Settings.model_fields and "temporal_ui_url" not in Settings.model_fields
+    warnings = unknown_variables({"DUESFLOW_DB_POOL_SIZE": "5", "DUESFLOW_TEMPORAL_UI_URL": "http://x:8240"})
+    assert len(warnings) == 2 and all("no longer a duesflow setting" in w for w in warnings)
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    # DUESFLOW_DEPLOYMENT is being wired into the notification channels; its row comes with that.
+    for name in Settings.model_fields.keys() - {"deployment"}:
+        variable = f"DUESFLOW_{name.upper()}"
+        # Rows name related variables together: `DUESFLOW_SMTP_HOST` / `_PORT`.
+        short = "_" + variable.rsplit("_", 1)[1]
+        assert f"`{variable}`" in table or f"`{short}`" in table, variable
