@@ -17,12 +17,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib.metadata import version as installed_version
 from typing import Any, Literal
 
 import redis
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
@@ -35,9 +36,11 @@ from activities.reminders import ReminderActivities
 from activities.sepa import SepaActivities
 from activities.submission import SubmissionActivities
 from activities.upkeep import UpkeepActivities
-from domain.settings import ConfigError, Settings, load_settings
+from domain.errors import ServiceUnavailable
+from domain.settings import ConfigError, Settings, load_settings, unknown_variables
 from ledger.cache import ReadCache
-from ledger.db import make_engine
+from ledger.db import is_unavailable, make_engine, unavailable
+from starter.connection import connect_temporal
 from starter.schedules import ensure_schedules
 from workflows.payment_entry import PaymentEntryWorkflow
 from workflows.reminders import ReminderWorkflow
@@ -52,12 +55,22 @@ WORKFLOWS = [PaymentEntryWorkflow, SalesInvoiceWorkflow, ReminderWorkflow, Upkee
 
 
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        runtime=metrics_runtime(settings.metrics_address) if settings.metrics_address else None,
+    """The worker's Temporal client; ``TemporalUnavailable`` names the address when the frontend does not answer."""
+    return await connect_temporal(
+        settings, runtime=metrics_runtime(settings.metrics_address) if settings.metrics_address else None
     )
+
+
+def check_ledger(engine: Engine, database_url: str) -> None:
+    """Fail at start, naming host:port, when the ledger does not answer (once running, a lost database only makes
+    steps retry)."""
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        if is_unavailable(exc):
+            raise unavailable(exc, database_url) from None
+        raise
 
 
 def metrics_runtime(address: str) -> Runtime:
@@ -174,19 +187,33 @@ def queue_workers(
     return workers
 
 
-async def run(settings: Settings, role: Role = "all", stop: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set (or SIGINT/SIGTERM when run as a program), then shut down cleanly."""
+async def run(
+    settings: Settings,
+    role: Role = "all",
+    stop: asyncio.Event | None = None,
+    *,
+    on_connected: Callable[[], None] | None = None,
+) -> None:
+    """Run until ``stop`` is set (or SIGINT/SIGTERM when run as a program), then shut down cleanly.
+
+    Raises ``LedgerUnavailable`` / ``TemporalUnavailable`` at start when the ledger or Temporal does not answer;
+    ``on_connected`` is called once both did."""
     stop = stop or asyncio.Event()
     # One connection per activity thread of the roles served, so no thread waits for a connection.
     threads = settings.max_concurrent_activities * (2 if role == "all" else 1)
     engine = make_engine(settings.database_url, pool_size=threads)
-    cache = ReadCache(redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1))
-    client = await connect(settings)
-    if role in ("all", "workflows") and settings.upkeep_schedules:
-        log.info("upkeep schedules: %s", await ensure_schedules(client, settings))
-    with ActivityPools.create(settings) as pools:
-        await serve(build_workers(client, settings, engine, cache, pools, role), stop, role)
-    engine.dispose()
+    try:
+        await asyncio.to_thread(check_ledger, engine, settings.database_url)
+        cache = ReadCache(redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1))
+        client = await connect(settings)
+        if on_connected is not None:
+            on_connected()
+        if role in ("all", "workflows") and settings.upkeep_schedules:
+            log.info("upkeep schedules: %s", await ensure_schedules(client, settings))
+        with ActivityPools.create(settings) as pools:
+            await serve(build_workers(client, settings, engine, cache, pools, role), stop, role)
+    finally:
+        engine.dispose()
 
 
 async def serve(workers: list[Worker], stop: asyncio.Event, label: str) -> None:
@@ -204,6 +231,9 @@ async def serve(workers: list[Worker], stop: asyncio.Event, label: str) -> None:
 
 
 BACKGROUND_NICENESS = 10
+# Marks the background child of ``--role all``: it shares its parent's environment and leaves the warnings about it
+# to the parent.
+CHILD_FLAG = "--background-child"
 
 
 def spawn_background(argv_python: str = sys.executable, metrics_address: str | None = None) -> subprocess.Popen[bytes]:
@@ -217,7 +247,8 @@ def spawn_background(argv_python: str = sys.executable, metrics_address: str | N
     if (child_metrics := background_metrics_address(metrics_address)) is not None:
         env["DUESFLOW_METRICS_ADDRESS"] = child_metrics
     return subprocess.Popen(
-        [argv_python, "-m", "worker", "--role", "background", "--nice", str(BACKGROUND_NICENESS)], env=env
+        [argv_python, "-m", "worker", "--role", "background", "--nice", str(BACKGROUND_NICENESS), CHILD_FLAG],
+        env=env,
     )
 
 
@@ -240,33 +271,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --role all, serve both roles in this one process (simpler to debug, slower verdicts under load)",
     )
     parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by N (0-19)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version('duesflow')}")
+    parser.add_argument(CHILD_FLAG, action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 0 <= args.nice <= 19:
         parser.error(f"--nice must be between 0 and 19, got {args.nice}")
     if args.nice:
         os.nice(args.nice)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for line in [] if args.background_child else unknown_variables(os.environ):
+        log.warning(line)
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     split = args.role == "all" and not args.single_process
-    child = spawn_background(metrics_address=settings.metrics_address) if split else None
+    child: subprocess.Popen[bytes] | None = None
 
     async def _main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        # A background process that dies takes the whole worker down, so a supervisor restarts both.
-        watcher = loop.create_task(_watch(child, stop)) if child is not None else None
-        await run(settings, "workflows" if split else args.role, stop)
+        watcher: asyncio.Task[None] | None = None
+
+        def start_background() -> None:
+            # Only once this process reached the ledger and Temporal: an unreachable service is reported once.
+            nonlocal child, watcher
+            child = spawn_background(metrics_address=settings.metrics_address)
+            # A background process that dies takes the whole worker down, so a supervisor restarts both.
+            watcher = loop.create_task(_watch(child, stop))
+
+        await run(settings, "workflows" if split else args.role, stop, on_connected=start_background if split else None)
         if watcher is not None:
             watcher.cancel()
 
     try:
         asyncio.run(_main())
+    except ServiceUnavailable as exc:  # the ledger or Temporal did not answer at start: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         if child is not None and child.poll() is None:
             child.send_signal(signal.SIGTERM)

@@ -1,6 +1,7 @@
 """`duesflow` command line: run the stack, submit documents, import reference data, show progress and reads.
 
-Configuration comes from DUESFLOW_* environment variables (see README); every command has --help.
+Configuration comes from DUESFLOW_* environment variables (see README); every command has --help. Exit codes: 0 done,
+1 not done (a rejected document, a service that did not answer), 2 a configuration or usage problem, 3 refused.
 """
 
 from __future__ import annotations
@@ -8,27 +9,58 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sys
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress as Bar
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
+from domain.errors import ServiceUnavailable
 from domain.ids import workflow_id
-from domain.settings import ConfigError, load_settings, user_key_of
+from domain.settings import ConfigError, user_key_of
 from domain.upkeep import JOBS
 from domain.verdicts import DocumentRejected
 from starter.backfill import BackfillReport, read_documents
 from starter.backfill import backfill as run_backfill
 from starter.cli_jobs import jobs_app
-from starter.cli_support import Site, console, fail, print_rows, read_json, run, site_or_default
+from starter.cli_support import (
+    Doctype,
+    Site,
+    as_row,
+    console,
+    fail,
+    ledger_problem,
+    print_rows,
+    read_json,
+    run,
+    settings_or_fail,
+    site_or_default,
+    warn_unknown_variables,
+)
 from starter.client import DuesflowClient
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Ledger database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"duesflow {installed_version('duesflow')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _every_command(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_show_version, help="print the version and exit")
+    ] = False,
+) -> None:
+    warn_unknown_variables()
 
 
 @app.command()
@@ -45,6 +77,10 @@ def stack(
         code = asyncio.run(main_async(data_dir, once=once, members=members, ui_port=ui_port))
     except ConfigError as exc:
         fail(str(exc))
+    except ServiceUnavailable as exc:
+        fail(str(exc), 1)
+    except DBAPIError as exc:  # an external DUESFLOW_DATABASE_URL (the embedded one is started here)
+        fail(*ledger_problem(exc, settings_or_fail().database_url))
     raise typer.Exit(code)
 
 
@@ -152,10 +188,7 @@ def backfill(
 @app.command("user-key")
 def user_key(user: Annotated[str, typer.Argument(help="the ERP user (e-mail address)")]) -> None:
     """Print the pseudonym that search attributes use for a user (DuesflowUser), for `temporal workflow list`."""
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        fail(str(exc))
+    settings = settings_or_fail()
     try:
         console.print(user_key_of(settings, user))
     except ValueError as exc:
@@ -164,12 +197,12 @@ def user_key(user: Annotated[str, typer.Argument(help="the ERP user (e-mail addr
 
 @app.command()
 def progress(
-    doctype: Annotated[str, typer.Argument(help='"Payment Entry" or "Sales Invoice"')],
+    doctype: Annotated[Doctype, typer.Argument(help="the document's doctype")],
     name: Annotated[str, typer.Argument(help="document name, e.g. ACC-PAY-2025-00201")],
     site: Site = None,
 ) -> None:
     """Show a document's verdict and the state of each background step."""
-    wid = workflow_id(site_or_default(site), doctype, name)
+    wid = workflow_id(site_or_default(site), doctype.value, name)
     result = run(lambda client: client.progress(wid))
     verdict = result.verdict.status if result.verdict else "pending"
     console.print(f"{wid}: verdict [bold]{verdict}[/bold]")
@@ -183,18 +216,18 @@ def history(member: Annotated[str, typer.Argument(help="member id")], site: Site
     table = Table(title=f"history of {member}")
     for col in ("#", "document", "type", "posted", "due", "amount", "paid", "outstanding", "status", "mandate"):
         table.add_column(col)
-    for r in rows:
+    for r in map(as_row, rows):
         table.add_row(
-            str(r.position),
-            r.invoice or r.payment_entry or "",
-            r.transaction_type,
-            str(r.posting_date),
-            str(r.due_date or ""),
-            str(r.amount),
-            str(r.paid_amount),
-            str(r.outstanding_amount),
-            r.payment_status,
-            r.mandate_reference or "",
+            str(r["position"]),
+            r["invoice"] or r["payment_entry"] or "",
+            r["transaction_type"],
+            str(r["posting_date"]),
+            str(r["due_date"] or ""),
+            str(r["amount"]),
+            str(r["paid_amount"]),
+            str(r["outstanding_amount"]),
+            r["payment_status"],
+            r["mandate_reference"] or "",
         )
     console.print(table)
 
@@ -210,8 +243,8 @@ def totals(
     table = Table(title="daily totals")
     for col in ("date", "mode", "count", "total"):
         table.add_column(col)
-    for r in rows:
-        table.add_row(str(r["posting_date"]), r["mode_of_payment"], str(r["count"]), str(r["total"]))
+    for r in map(as_row, rows):
+        table.add_row(str(r["posting_date"]), str(r["mode_of_payment"]), str(r["count"]), str(r["total"]))
     console.print(table)
 
 
@@ -241,7 +274,7 @@ def reminders(invoice: Annotated[str, typer.Argument(help="Sales Invoice name")]
 def overdue(on: Day = None, site: Site = None) -> None:
     """What each member owes on a day, worst first, with the band (Critical > 60 days, Urgent > 30, Overdue > 14)."""
     lines = run(lambda client: client.overdue_report(site_or_default(site), _day(on)))
-    print_rows([line.model_dump() for line in lines], ["member", "band", "days_overdue", "outstanding", "invoices"])
+    print_rows(lines, ["member", "band", "days_overdue", "outstanding", "invoices"])
 
 
 @app.command("handed-off")
@@ -288,10 +321,11 @@ def db_upgrade() -> None:
     """Apply the Alembic migrations to DUESFLOW_DATABASE_URL."""
     from ledger.migrate import upgrade
 
+    url = settings_or_fail().database_url
     try:
-        upgrade(load_settings().database_url)
-    except ConfigError as exc:
-        fail(str(exc))
+        upgrade(url)
+    except DBAPIError as exc:
+        fail(*ledger_problem(exc, url))
     console.print("ledger is at the newest migration")
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from domain.jobs import Job, JobDetail
-from starter.cli_support import Site, console, run, site_or_default
+from domain.jobs import JOB_STATUSES, MAX_LIMIT, Job, JobDetail
+from starter.cli_support import Doctype, Site, console, run, site_or_default
 
 jobs_app = typer.Typer(
     help="Follow submissions: list, details, statistics; admins retry, cancel and clean up. "
@@ -20,6 +21,9 @@ jobs_app = typer.Typer(
 User = Annotated[str, typer.Option("--user", help="the ERP user acting (their e-mail address)")]
 Roles = Annotated[list[str] | None, typer.Option("--role", help="an ERP role of that user (repeat for several)")]
 JobRef = Annotated[str, typer.Argument(help="workflow id, or the document's name (e.g. ACC-PAY-2025-00201)")]
+# Choices and ranges are checked as the command line is read, before anything connects.
+Status = StrEnum("Status", {name.upper(): name for name in JOB_STATUSES})  # type: ignore[misc]
+Limit = Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help=f"at most this many (1-{MAX_LIMIT})")]
 
 
 def _progress(job: Job) -> str:
@@ -40,17 +44,15 @@ def _status(status: str) -> str:
 def list_(
     user: User,
     role: Roles = None,
-    status: Annotated[
-        str | None, typer.Option(help="Queued, Running, Retrying, Completed, Failed or Cancelled")
-    ] = None,
-    doctype: Annotated[str | None, typer.Option(help='"Payment Entry" or "Sales Invoice"')] = None,
-    limit: Annotated[int, typer.Option(help="at most this many (1-100)")] = 50,
+    status: Annotated[Status | None, typer.Option(case_sensitive=False, help="only jobs in this status")] = None,
+    doctype: Annotated[Doctype | None, typer.Option(help="only documents of this doctype")] = None,
+    limit: Limit = 50,
     site: Site = None,
 ) -> None:
     """Jobs, newest first, with status, step progress and last error."""
-    jobs = run(
-        lambda c: c.job_api.jobs(site_or_default(site), user, role or [], status=status, doctype=doctype, limit=limit)
-    )
+    where = site_or_default(site)
+    wanted = {"status": status.value if status else None, "doctype": doctype.value if doctype else None}
+    jobs = run(lambda c: c.job_api.jobs(where, user, role or [], **wanted, limit=limit))
     table = Table(title=f"{len(jobs)} job(s)")
     for col in ("submitted (UTC)", "document", "status", "steps", "last error", "workflow id"):
         table.add_column(col, overflow="fold")
@@ -122,7 +124,7 @@ def cancel(job: JobRef, user: User, role: Roles = None, site: Site = None) -> No
 def cleanup(
     user: User,
     role: Roles = None,
-    days: Annotated[int, typer.Option(help="remove records older than this many days (1-365)")] = 7,
+    days: Annotated[int, typer.Option(min=1, max=365, help="remove records older than this many days (1-365)")] = 7,
     site: Site = None,
 ) -> None:
     """(admin) Remove duesflow's own records (notifications) older than --days."""
@@ -135,7 +137,7 @@ def notifications(
     user: User,
     all_: Annotated[bool, typer.Option("--all", help="also the ones already read")] = False,
     mark_read: Annotated[bool, typer.Option("--mark-read", help="then mark them all read")] = False,
-    limit: Annotated[int, typer.Option(help="at most this many (1-100)")] = 50,
+    limit: Limit = 50,
     site: Site = None,
 ) -> None:
     """The user's notifications (completed, failed, rejected, cancelled submissions), newest first."""

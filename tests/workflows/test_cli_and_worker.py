@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, make_url, select
 from temporalio.client import Client
 
 from domain.settings import Settings
+from infra.embedded import free_port
 from ledger.schema import customers
 from tests.conftest import FIXTURES
 
@@ -243,9 +244,100 @@ async def test_backfill_and_jobs_from_the_command_line(
     code, out = await run_cli(env, "jobs", "retry", "ACC-PAY-2025-00201", *admin)
     assert code == 2 and "only failed jobs can be retried" in out, out
     code, out = await run_cli(env, "jobs", "cleanup", "--days", "0", *admin)
-    assert code == 2 and "days must be a whole number from 1 to 365" in out, out
+    assert code == 2 and "Invalid value for '--days'" in out, out
     code, out = await run_cli(env, "jobs", "show", "ACC-PAY-2099-00001", *user)
     assert code == 2 and "no job for document 'ACC-PAY-2099-00001'" in out, out
 
     code, out = await run_cli(env, "user-key", "U@example.nl")
     assert code == 0 and out.strip().startswith("u-") and "@" not in out, out
+
+
+# Commands that read only the ledger: they work while Temporal is down (the client connects to it on first use).
+LEDGER_ONLY = [
+    ["history", "M1"],
+    ["totals", "2025-04-01", "2025-04-30"],
+    ["overdue", "--on", "2025-06-30"],
+    ["handed-off"],
+    ["retries", "--on", "2025-04-14"],
+    ["jobs", "notifications", "--user", "u@example.nl"],
+]
+
+
+@pytest.mark.parametrize("command", LEDGER_ONLY, ids=lambda c: c[0] if c[0] != "jobs" else "jobs notifications")
+async def test_ledger_reads_work_while_temporal_is_unreachable(
+    settings: Settings, temporal_client: Client, site: str, command: list[str]
+) -> None:
+    env = cli_env(settings, temporal_client, DUESFLOW_TEMPORAL_ADDRESS=f"127.0.0.1:{free_port()}")
+    code, out = await run_cli(env, *command, "--site", site)
+    assert code == 0, out
+    assert "Temporal" not in out and "Traceback" not in out
+
+
+async def test_unreachable_ledger_is_one_line_naming_its_address(
+    settings: Settings, temporal_client: Client, site: str
+) -> None:
+    port = free_port()
+    env = cli_env(settings, temporal_client, DUESFLOW_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{port}/ledger")
+    del env["COLUMNS"]  # the line must not be wrapped either
+    code, out = await run_cli(env, "overdue", "--site", site)
+    assert code == 1
+    assert out.strip() == (
+        f"error: the ledger database (PostgreSQL) at 127.0.0.1:{port} is unreachable "
+        "(is PostgreSQL running? check DUESFLOW_DATABASE_URL)"
+    )
+
+
+async def test_a_database_that_is_not_the_ledger_is_told_apart_from_an_unreachable_one(
+    settings: Settings, temporal_client: Client, site: str
+) -> None:
+    # The server answers but has no ledger tables: that is a refused statement (SQLSTATE), not an outage.
+    elsewhere = make_url(settings.database_url).set(database="postgres").render_as_string(hide_password=False)
+    env = cli_env(settings, temporal_client, DUESFLOW_DATABASE_URL=elsewhere)
+    code, out = await run_cli(env, "overdue", "--site", site)
+    assert code == 2
+    assert "the ledger database refused" in out and "SQLSTATE 42P01" in out and "duesflow db upgrade" in out
+    assert "unreachable" not in out
+
+
+async def worker_until_exit(env: dict[str, str]) -> tuple[int | None, str, str]:
+    """Run ``duesflow-worker`` (``--role all``: it may start a background child) until it exits, for at most a
+    minute; then its whole process group is killed, so no child outlives the test holding its pipes."""
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "duesflow-worker"),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    except TimeoutError:
+        os.killpg(proc.pid, signal.SIGKILL)  # still running: its group is its own
+        out, err = await proc.communicate()
+        return None, out.decode(), err.decode()
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_worker_with_unreachable_temporal_is_one_line(settings: Settings, temporal_client: Client) -> None:
+    port = free_port()
+    code, out, err = await worker_until_exit(
+        cli_env(settings, temporal_client, DUESFLOW_TEMPORAL_ADDRESS=f"127.0.0.1:{port}")
+    )
+    assert code == 1, err
+    assert out == ""
+    assert err.strip() == (
+        f"error: Temporal at 127.0.0.1:{port} is unreachable "
+        "(is the server running? set DUESFLOW_TEMPORAL_ADDRESS to its host:port)"
+    )
+
+
+async def test_worker_with_unreachable_ledger_stops_at_once(settings: Settings, temporal_client: Client) -> None:
+    # Temporal answers; without the check at start the worker would run and every step would fail and retry.
+    port = free_port()
+    env = cli_env(settings, temporal_client, DUESFLOW_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{port}/x")
+    code, _, err = await worker_until_exit(env)
+    assert code == 1, err
+    assert err.strip() == (
+        f"error: the ledger database (PostgreSQL) at 127.0.0.1:{port} is unreachable "
+        "(is PostgreSQL running? check DUESFLOW_DATABASE_URL)"
+    )
