@@ -13,6 +13,7 @@ from activities.step import append_traced, failures_as_application_errors
 from domain.errors import BusinessRuleViolation
 from domain.reminder_mail import ReminderContent, message_id, render
 from domain.reminders import (
+    FINAL_LEVEL,
     OPEN_STATES,
     CaseState,
     Outcome,
@@ -75,6 +76,8 @@ class ReminderActivities:
                 on_date=call.at.date(),
                 payment_reference=call.invoice,
                 association=self._association,
+                # The final notice's deadline is when the flow hands the invoice off: one reminder interval on.
+                deadline=call.next_due.date() if call.level == FINAL_LEVEL and call.next_due else None,
             )
             mail = render(content, call.language)
             mid = message_id(call.site, call.invoice, call.level, self._mailer.sender_domain)

@@ -52,6 +52,9 @@ class ReminderContent(BaseModel):
     on_date: dt.date
     payment_reference: str
     association: str
+    # When the flow hands the invoice to the board if it is still unpaid (the final notice names it): the final
+    # notice's send time plus the flow's reminder interval, so the mail promises what the flow does.
+    deadline: dt.date | None = None
 
     @property
     def days_overdue(self) -> int:
@@ -88,19 +91,28 @@ _OPENINGS: dict[Language, dict[int, str]] = {
     "nl": {
         1: "Misschien is het u ontgaan: wij hebben de betaling van onderstaande factuur nog niet ontvangen.",
         2: "Ondanks onze eerdere herinnering hebben wij de betaling van onderstaande factuur nog niet ontvangen.",
-        3: (
-            "Dit is onze laatste aanmaning. Als wij de betaling niet binnen 14 dagen ontvangen, "
-            "draagt de ledenadministratie de vordering over aan het bestuur."
-        ),
+        3: "Dit is onze laatste aanmaning.",
     },
     "en": {
         1: "Perhaps it slipped your mind: we have not yet received payment of the invoice below.",
         2: "Despite our earlier reminder we have not yet received payment of the invoice below.",
-        3: (
-            "This is our final notice. If we do not receive payment within 14 days, the membership "
-            "administration will hand the claim over to the board."
-        ),
+        3: "This is our final notice.",
     },
+}
+
+# The final notice's consequence: with the day the flow hands the invoice to the board, or (no deadline given)
+# without promising a period.
+_HAND_OFF: dict[Language, tuple[str, str]] = {
+    "nl": (
+        "Als wij de betaling niet vóór {deadline} hebben ontvangen, draagt de ledenadministratie de vordering over "
+        "aan het bestuur.",
+        "Blijft de betaling uit, dan draagt de ledenadministratie de vordering over aan het bestuur.",
+    ),
+    "en": (
+        "If we have not received payment before {deadline}, the membership administration will hand the claim "
+        "over to the board.",
+        "If payment does not follow, the membership administration will hand the claim over to the board.",
+    ),
 }
 
 _BODY: dict[Language, str] = {
@@ -133,9 +145,14 @@ def render(content: ReminderContent, language: Language) -> Mail:
     if content.level not in _SUBJECTS[language]:
         raise ValueError(f"level must be 1, 2 or 3, got {content.level}")
     subject = f"{_SUBJECTS[language][content.level]}: {content.invoice}"
+    opening = _OPENINGS[language][content.level]
+    if content.level == 3:
+        with_date, without = _HAND_OFF[language]
+        deadline = content.deadline
+        opening += " " + (with_date.format(deadline=format_date(deadline, language)) if deadline else without)
     body = _BODY[language].format(
         name=content.member_name,
-        opening=_OPENINGS[language][content.level],
+        opening=opening,
         invoice=content.invoice,
         amount=format_amount(content.amount, language),
         due=format_date(content.due_date, language),
