@@ -231,8 +231,9 @@ async def serve(workers: list[Worker], stop: asyncio.Event, label: str) -> None:
 
 
 BACKGROUND_NICENESS = 10
-# Marks the background child of ``--role all``: it shares its parent's environment and leaves the warnings about it
-# to the parent.
+# Marks the background child of ``--role all`` and names its parent's pid: it shares its parent's environment and
+# leaves the warnings about it to the parent, and it stops when the parent is gone (a kill -9 of the parent must not
+# leave a background worker polling on its own, outside any supervisor).
 CHILD_FLAG = "--background-child"
 
 
@@ -247,7 +248,17 @@ def spawn_background(argv_python: str = sys.executable, metrics_address: str | N
     if (child_metrics := background_metrics_address(metrics_address)) is not None:
         env["DUESFLOW_METRICS_ADDRESS"] = child_metrics
     return subprocess.Popen(
-        [argv_python, "-m", "worker", "--role", "background", "--nice", str(BACKGROUND_NICENESS), CHILD_FLAG],
+        [
+            argv_python,
+            "-m",
+            "worker",
+            "--role",
+            "background",
+            "--nice",
+            str(BACKGROUND_NICENESS),
+            CHILD_FLAG,
+            str(os.getpid()),
+        ],
         env=env,
     )
 
@@ -272,14 +283,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--nice", type=int, default=0, help="lower this process's CPU priority by N (0-19)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version('duesflow')}")
-    parser.add_argument(CHILD_FLAG, action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(CHILD_FLAG, type=int, metavar="PARENT_PID", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 0 <= args.nice <= 19:
         parser.error(f"--nice must be between 0 and 19, got {args.nice}")
     if args.nice:
         os.nice(args.nice)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for line in [] if args.background_child else unknown_variables(os.environ):
+    for line in [] if args.background_child is not None else unknown_variables(os.environ):
         log.warning(line)
     try:
         settings = load_settings()
@@ -295,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         watcher: asyncio.Task[None] | None = None
+        if args.background_child is not None:
+            watcher = loop.create_task(_stop_when_orphaned(args.background_child, stop))
 
         def start_background() -> None:
             # Only once this process reached the ledger and Temporal: an unreachable service is reported once.
@@ -326,6 +339,16 @@ async def _watch(child: subprocess.Popen[bytes], stop: asyncio.Event) -> None:
     while child.poll() is None and not stop.is_set():
         await asyncio.sleep(0.5)
     stop.set()
+
+
+async def _stop_when_orphaned(parent: int, stop: asyncio.Event) -> None:
+    """The background child's half of the pair: when its parent dies (even by SIGKILL, which runs no handler), the
+    child is re-parented and stops gracefully, so a supervisor restarting the worker never finds a stray one."""
+    while os.getppid() == parent and not stop.is_set():
+        await asyncio.sleep(0.5)
+    if not stop.is_set():
+        log.warning("the worker process %d that started this background worker is gone: stopping", parent)
+        stop.set()
 
 
 def cli() -> None:

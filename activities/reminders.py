@@ -10,6 +10,7 @@ from temporalio import activity
 
 from activities.mailer import SmtpMailer
 from activities.step import append_traced, failures_as_application_errors
+from domain.contracts import is_email
 from domain.errors import BusinessRuleViolation
 from domain.reminder_mail import ReminderContent, message_id, render
 from domain.reminders import (
@@ -82,10 +83,13 @@ class ReminderActivities:
             mail = render(content, call.language)
             mid = message_id(call.site, call.invoice, call.level, self._mailer.sender_domain)
             outcome = "no_address"
-            if person is not None and person.email:
+            # An address stored before imports checked it (a CR/LF, two addresses) can never be sent to: it counts as
+            # none, recorded and audited, instead of failing every attempt of the flow.
+            address = person.email if person is not None and person.email and is_email(person.email) else None
+            if address is not None:
                 try:
                     self._mailer.send(
-                        self._mailer.compose(to=person.email, subject=mail.subject, body=mail.body, message_id=mid)
+                        self._mailer.compose(to=address, subject=mail.subject, body=mail.body, message_id=mid)
                     )
                     outcome = "sent"
                 except smtplib.SMTPRecipientsRefused:
@@ -97,7 +101,7 @@ class ReminderActivities:
                 invoice=call.invoice,
                 level=call.level,
                 member=call.member,
-                recipient=person.email if person else None,
+                recipient=address,
                 language=call.language,
                 subject=mail.subject,
                 message_id=mid,

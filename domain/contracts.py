@@ -90,14 +90,20 @@ OptDate = Annotated[dt.date | None, BeforeValidator(_blank_to_none), AfterValida
 MAX_ROWS = 500
 
 
-def _email(value: str | None) -> str | None:
+EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+
+
+def is_email(value: str) -> bool:
     """One address, no whitespace or control characters: a CR/LF would be a header injection in every reminder."""
-    if value is not None and not EMAIL.fullmatch(value):
+    return EMAIL.fullmatch(value) is not None
+
+
+def _email(value: str | None) -> str | None:
+    if value is not None and not is_email(value):
         raise ValueError("must be one e-mail address such as name@example.nl")
     return value
 
 
-EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 OptEmail = Annotated[OptStr, AfterValidator(_email)]
 
 

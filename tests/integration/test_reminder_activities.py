@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -20,7 +20,7 @@ from domain.reminders import ReminderCall
 from domain.settings import Settings
 from infra.embedded import free_port
 from infra.mail_sink import MailSink
-from ledger.schema import audit_records, reminder_messages
+from ledger.schema import audit_records, members, reminder_messages
 from starter.reference_data import load_reference_data
 from tests import builders as b
 from tests.integration.test_activities import record
@@ -100,6 +100,24 @@ def test_member_without_address_is_recorded_and_flagged(engine: Engine, acts: Re
             )
         ).scalar_one()
     assert severity == "warning"
+
+
+def test_an_address_that_cannot_be_sent_to_counts_as_none(
+    engine: Engine, acts: ReminderActivities, site: str, smtp_sink: MailSink
+) -> None:
+    """Stored before imports checked addresses: a CR/LF would fail every attempt for good. It is recorded as no
+    address (and audited) at once, and no mail leaves."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(members)
+            .where(members.c.site == site, members.c.name == "M1")
+            .values(email="m1@example.nl\r\nBcc: x")
+        )
+    outcome = env(site).run(acts.send_reminder, call(site, 1))
+    assert outcome.outcome == "no_address"
+    [row] = sent(engine, site)
+    assert (row.outcome, row.recipient) == ("no_address", None)
+    assert smtp_sink.with_message_id(message_id(site, "INV-1", 1, "duesflow.local")) == []
 
 
 def test_a_settled_invoice_gets_no_reminder(

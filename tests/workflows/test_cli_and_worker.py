@@ -4,6 +4,7 @@ PostgreSQL and Redis."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -178,6 +179,50 @@ async def test_worker_shuts_down_cleanly_on_signal(settings: Settings, temporal_
     assert proc.returncode == 0, seen + rest.decode()
     assert rest.decode().count("worker stopped") == 2
     assert "Fatal Python error" not in rest.decode()
+
+
+async def test_background_child_stops_when_its_worker_is_killed(settings: Settings, temporal_client: Client) -> None:
+    """kill -9 of the worker runs no handler in it; its background child must notice and stop on its own instead of
+    polling on, orphaned, beside the worker a supervisor starts next."""
+    env = cli_env(
+        settings,
+        temporal_client,
+        DUESFLOW_WORKFLOW_TASK_QUEUE=f"orphan-{uuid.uuid4().hex[:6]}",
+        DUESFLOW_BACKGROUND_TASK_QUEUE=f"orphan-{uuid.uuid4().hex[:6]}",
+    )
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "duesflow-worker"), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    assert proc.stdout is not None
+    seen = ""
+    while "worker running (workflows)" not in seen or "worker running (background)" not in seen:
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
+        assert line, f"worker exited early: {seen}"
+        seen += line.decode()
+    children = _children(proc.pid)
+    assert len(children) == 1, children
+    proc.kill()  # not awaited yet: asyncio's wait() also waits for the pipes, which the child still holds
+    try:
+        # The child shares the worker's stdout: the pipe reaches its end only when the child has exited too.
+        rest = (await asyncio.wait_for(proc.stdout.read(), timeout=60)).decode()
+    finally:
+        for pid in children:  # when the child did not stop by itself, this test must not leave it behind either
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    await proc.wait()
+    assert f"the worker process {proc.pid} that started this background worker is gone: stopping" in rest
+    assert "worker stopped" in rest
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc: Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # "pid (comm) state ppid …": comm may contain spaces, so split after its closing parenthesis.
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
 
 
 async def test_reminder_reads_and_upkeep_from_the_command_line(
