@@ -129,7 +129,7 @@ def build_workers(
         workflows=WORKFLOWS,
         step1=[SubmissionActivities(engine).validate_and_record],
         background=[
-            HistoryActivities(engine, cache).rebuild_member_history,
+            HistoryActivities(engine).rebuild_member_history,
             SepaActivities(engine, settings.sepa_retry_offsets_days).update_mandate,
             AnalyticsActivities(engine).record_payment_facts,
             AuditActivities(engine).record_step_failure,

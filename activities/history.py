@@ -1,4 +1,4 @@
-"""Step 2: rebuild one member's payment history from the ledger, then invalidate the read cache."""
+"""Step 2: rebuild one member's payment history from the ledger (which also moves the read cache on)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,19 @@ from activities.step import audit_step_completed, failures_as_application_errors
 from domain.errors import BusinessRuleViolation
 from domain.history import project_history
 from domain.messages import StepInput, StepResult
-from ledger.cache import ReadCache
-from ledger.history import UnknownMember, history_facts, lock_member, member_customer, store_history
+from ledger.history import (
+    UnknownMember,
+    bump_history_version,
+    history_facts,
+    lock_member,
+    member_customer,
+    store_history,
+)
 
 
 class HistoryActivities:
-    def __init__(self, engine: Engine, cache: ReadCache, today: Callable[[], dt.date] = dt.date.today) -> None:
+    def __init__(self, engine: Engine, today: Callable[[], dt.date] = dt.date.today) -> None:
         self._engine = engine
-        self._cache = cache
         self._today = today
 
     @activity.defn
@@ -37,7 +42,7 @@ class HistoryActivities:
             invoices, unreconciled = history_facts(conn, inp.site, customer) if customer else ([], [])
             rows = project_history(invoices, unreconciled, today=self._today())
             written = store_history(conn, inp.site, inp.member, rows)
+            # Cached reads of this member are keyed by this version: they see the rebuild once it has committed.
+            bump_history_version(conn, inp.site, inp.member)
             audit_step_completed(conn, step, inp, f"{len(rows)} rows", member=inp.member, rows_written=written)
-        # After the commit, never before (predecessor bug B16, docs/business-rules.md).
-        self._cache.invalidate_member(inp.site, inp.member)
         return StepResult(step=step, attempt=activity.info().attempt, changed=True, detail=f"{len(rows)} rows")

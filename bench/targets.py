@@ -156,7 +156,7 @@ class InlineProcessor:
         self.user = user
         self.submission = SubmissionActivities(engine)
         self.sepa = SepaActivities(engine)
-        self.history = HistoryActivities(engine, cache)
+        self.history = HistoryActivities(engine)
         self.analytics = AnalyticsActivities(engine)
 
     def process(self, doc: Doc) -> InlineOutcome:

@@ -1,7 +1,10 @@
 """Redis read cache for member history and summary (docs/business-rules.md §3).
 
-Reads fall back to the database when Redis is unreachable, never fail; entries are deleted only after the rebuild
-that made them stale has committed (bug B16 invalidated before the commit and cached the old rows again).
+Reads fall back to the database when Redis is unreachable, never fail. Entries are never invalidated: their keys
+carry the member's history version, which every rebuild bumps in its own transaction, so from the rebuild's commit
+on readers ask for new keys and old entries just expire. Deleting entries instead can fail (Redis away at that
+moment) and served the state from before the rebuild until the TTL; deleting them before the commit cached the old
+rows again (predecessor bug B16, docs/business-rules.md).
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ T = TypeVar("T")
 TTL_FINANCIAL = 180
 
 
-def history_key(site: str, member: str) -> str:
-    return f"duesflow:{site}:history:{member}"
+def history_key(site: str, member: str, version: int) -> str:
+    return f"duesflow:{site}:history:{member}:v{version}"
 
 
-def summary_key(site: str, member: str) -> str:
-    return f"duesflow:{site}:summary:{member}"
+def summary_key(site: str, member: str, version: int) -> str:
+    return f"duesflow:{site}:summary:{member}:v{version}"
 
 
 def database_number(client: redis.Redis) -> int:
@@ -63,12 +66,3 @@ class ReadCache:
         except redis.RedisError as exc:
             log.warning("cache unavailable, not storing: %s", type(exc).__name__)
         return value
-
-    def invalidate_member(self, site: str, member: str) -> bool:
-        """Call after the rebuild's commit. Returns False when Redis was unreachable (the TTL bounds staleness)."""
-        try:
-            self._redis.delete(history_key(site, member), summary_key(site, member))
-        except redis.RedisError as exc:
-            log.warning("cache invalidation failed: %s", type(exc).__name__)
-            return False
-        return True

@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, select
+from sqlalchemy import Connection, bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.history import (
@@ -42,6 +42,23 @@ class UnknownMember(LookupError):
 
 def lock_member(conn: Connection, site: str, member: str) -> None:
     advisory_xact_lock(conn, f"history:{site}:{member}")
+
+
+def bump_history_version(conn: Connection, site: str, member: str) -> None:
+    """In the rebuild's transaction: from its commit on, the read cache's keys for this member are new ones."""
+    conn.execute(
+        update(members)
+        .where(members.c.site == site, members.c.name == member)
+        .values(history_version=members.c.history_version + 1)
+    )
+
+
+def history_version(conn: Connection, site: str, member: str) -> int:
+    """The member's history version (0 for a member the ledger does not know: nothing cached can be newer)."""
+    version = conn.execute(
+        select(members.c.history_version).where(members.c.site == site, members.c.name == member)
+    ).scalar()
+    return version or 0
 
 
 def member_customer(conn: Connection, site: str, member: str) -> str | None:

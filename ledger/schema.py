@@ -64,6 +64,9 @@ members = Table(
     Column("email", Text),
     Column("status", String(20), nullable=False),
     Column("payment_method", String(40)),
+    # Bumped by every history rebuild, in its transaction: the read cache's keys carry it, so a read after a
+    # rebuild committed can never be served what was cached before it (whether or not Redis answered then).
+    Column("history_version", BigInteger, nullable=False, server_default="0"),
     *_stamps(),
     PrimaryKeyConstraint("site", "name"),
     Index(None, "site", "customer"),

@@ -35,7 +35,7 @@ from ledger import analytics, audit, sepa
 from ledger import reminders as dunning
 from ledger.cache import TTL_FINANCIAL, ReadCache, history_key, summary_key
 from ledger.db import is_unavailable, unavailable
-from ledger.history import UnknownMember, read_history
+from ledger.history import UnknownMember, history_version, read_history
 from ledger.history import member_summary as summary_query
 from ledger.schema import mandate_usages, mandates
 
@@ -73,7 +73,8 @@ class LedgerReads:
         def load() -> list[HistoryRow]:
             return self._read(lambda conn: read_history(conn, site, member))
 
-        return self._cache.get_or_load(history_key(site, member), TTL_FINANCIAL, _HISTORY, load)
+        key = history_key(site, member, self._read(lambda conn: history_version(conn, site, member)))
+        return self._cache.get_or_load(key, TTL_FINANCIAL, _HISTORY, load)
 
     def member_summary(self, site: str, member: str) -> MemberSummary:
         """Raises ``NotFound`` (a ``LookupError``) for a member the ledger does not know."""
@@ -82,8 +83,9 @@ class LedgerReads:
         def load(conn: Connection) -> MemberSummary:
             return MemberSummary.model_validate(summary_query(conn, site, member, today=self._today()))
 
+        key = summary_key(site, member, self._read(lambda conn: history_version(conn, site, member)))
         try:
-            return self._cache.get_or_load(summary_key(site, member), TTL_FINANCIAL, _SUMMARY, lambda: self._read(load))
+            return self._cache.get_or_load(key, TTL_FINANCIAL, _SUMMARY, lambda: self._read(load))
         except UnknownMember:
             raise NotFound(f"member {member!r} is not known on site {site!r}") from None
 
