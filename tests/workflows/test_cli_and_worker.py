@@ -156,24 +156,30 @@ async def test_import_of_invalid_reference_data_writes_nothing(
         assert conn.execute(select(func.count()).where(customers.c.site == site)).scalar_one() == 0
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-async def test_worker_shuts_down_cleanly_on_signal(settings: Settings, temporal_client: Client, sig: int) -> None:
+async def started_worker(settings: Settings, client: Client) -> tuple[asyncio.subprocess.Process, str]:
+    """``duesflow-worker`` (--role all: the workflow role in the process, the background role in a niced child) on
+    queues of its own, once both roles run; with what it printed so far."""
     env = cli_env(
         settings,
-        temporal_client,
-        DUESFLOW_WORKFLOW_TASK_QUEUE=f"sig-{uuid.uuid4().hex[:6]}",
-        DUESFLOW_BACKGROUND_TASK_QUEUE=f"sig-{uuid.uuid4().hex[:6]}",
+        client,
+        DUESFLOW_WORKFLOW_TASK_QUEUE=f"proc-{uuid.uuid4().hex[:6]}",
+        DUESFLOW_BACKGROUND_TASK_QUEUE=f"proc-{uuid.uuid4().hex[:6]}",
     )
     proc = await asyncio.create_subprocess_exec(
         str(BIN / "duesflow-worker"), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
     assert proc.stdout is not None
     seen = ""
-    # --role all: the workflow role in the process, the background role in a niced child process.
     while "worker running (workflows)" not in seen or "worker running (background)" not in seen:
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
         assert line, f"worker exited early: {seen}"
         seen += line.decode()
+    return proc, seen
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_worker_shuts_down_cleanly_on_signal(settings: Settings, temporal_client: Client, sig: int) -> None:
+    proc, seen = await started_worker(settings, temporal_client)
     proc.send_signal(sig)
     rest, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 0, seen + rest.decode()
@@ -184,21 +190,8 @@ async def test_worker_shuts_down_cleanly_on_signal(settings: Settings, temporal_
 async def test_background_child_stops_when_its_worker_is_killed(settings: Settings, temporal_client: Client) -> None:
     """kill -9 of the worker runs no handler in it; its background child must notice and stop on its own instead of
     polling on, orphaned, beside the worker a supervisor starts next."""
-    env = cli_env(
-        settings,
-        temporal_client,
-        DUESFLOW_WORKFLOW_TASK_QUEUE=f"orphan-{uuid.uuid4().hex[:6]}",
-        DUESFLOW_BACKGROUND_TASK_QUEUE=f"orphan-{uuid.uuid4().hex[:6]}",
-    )
-    proc = await asyncio.create_subprocess_exec(
-        str(BIN / "duesflow-worker"), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
+    proc, _ = await started_worker(settings, temporal_client)
     assert proc.stdout is not None
-    seen = ""
-    while "worker running (workflows)" not in seen or "worker running (background)" not in seen:
-        line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
-        assert line, f"worker exited early: {seen}"
-        seen += line.decode()
     children = _children(proc.pid)
     assert len(children) == 1, children
     proc.kill()  # not awaited yet: asyncio's wait() also waits for the pipes, which the child still holds
