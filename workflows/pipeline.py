@@ -53,12 +53,11 @@ BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_i
 
 def retry_policy(level: Level, scale: float) -> RetryPolicy:
     budget = RETRY_BUDGETS[level]
-    initial = timedelta(seconds=budget.initial_interval_seconds * scale)
     return RetryPolicy(
-        initial_interval=initial,
+        initial_interval=timedelta(seconds=budget.initial_interval_seconds * scale),
         backoff_coefficient=budget.backoff,
-        maximum_interval=initial * 10,
-        maximum_attempts=budget.maximum_attempts,
+        maximum_interval=timedelta(seconds=budget.maximum_interval_seconds * scale),
+        maximum_attempts=budget.maximum_attempts(),
         non_retryable_error_types=[BUSINESS_ERROR],
     )
 

@@ -194,3 +194,16 @@ def test_a_closed_runs_state_follows_from_its_result_when_visibility_lags() -> N
     failed = [StepProgress(name="sepa", status="failed"), StepProgress(name="analytics", status="done")]
     assert _final_state(PipelineResult(verdict=accepted, steps=failed)) == "completed_with_failures"
     assert _final_state(PipelineResult(verdict=accepted, steps=failed[1:])) == "completed"
+
+
+def test_every_background_budget_outlasts_an_hour_of_outage() -> None:
+    """Budgets are spans: a step keeps trying for at least an hour (PostgreSQL restarting, a network partition) and
+    its waits stay within a quarter of an hour, so it resumes soon after the outage ends."""
+    from domain.priorities import RETRY_BUDGETS
+
+    for level, budget in RETRY_BUDGETS.items():
+        waits = budget.intervals()
+        assert sum(waits) >= 3600, level
+        assert max(waits) <= 900, level
+        assert budget.maximum_attempts() == len(waits) + 1
+        assert sum(budget.intervals(scale=0.01)) < 0.011 * sum(waits), level  # the tests' scale shrinks it

@@ -4,8 +4,10 @@ concurrency, pending verdicts and failed steps."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -218,11 +220,10 @@ async def test_business_failure_in_a_step_is_audited_and_other_steps_still_run(
     assert [s.status for s in progress.steps] == ["failed", "done", "done"]
 
 
-async def test_transient_failures_are_retried_and_the_effect_lands_once(
-    duesflow: DuesflowClient, engine: Engine, site: str
-) -> None:
-    """A real PostgreSQL trigger fails the analytics insert twice (a sequence is not rolled back with the failed
-    transaction); the LOW budget's third attempt succeeds and the fact exists exactly once."""
+@contextlib.contextmanager
+def failing_writes(engine: Engine, table: str, site: str, times: int) -> Iterator[None]:
+    """A real PostgreSQL trigger fails the first ``times`` writes of ``site``'s rows to ``table``, as an outage
+    would (a sequence is not rolled back with the failed transaction, so it counts the attempts)."""
     seq = f"flaky_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         conn.execute(text(f"CREATE SEQUENCE {seq}"))
@@ -230,7 +231,7 @@ async def test_transient_failures_are_retried_and_the_effect_lands_once(
             text(
                 f"""CREATE FUNCTION {seq}_fn() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
-                  IF NEW.site = '{site}' AND nextval('{seq}') <= 2 THEN
+                  IF NEW.site = '{site}' AND nextval('{seq}') <= {times} THEN
                     RAISE EXCEPTION 'simulated outage';
                   END IF;
                   RETURN NEW;
@@ -238,21 +239,42 @@ async def test_transient_failures_are_retried_and_the_effect_lands_once(
             )
         )
         conn.execute(
-            text(f"CREATE TRIGGER {seq} BEFORE INSERT ON payment_facts FOR EACH ROW EXECUTE FUNCTION {seq}_fn()")
+            text(f"CREATE TRIGGER {seq} BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {seq}_fn()")
         )
     try:
-        await given_member(duesflow, site)
-        result = await accepted(duesflow, site, b.payment("PAY-1", "C1", 25.0))
+        yield
     finally:
         with engine.begin() as conn:
-            conn.execute(text(f"DROP TRIGGER {seq} ON payment_facts"))
+            conn.execute(text(f"DROP TRIGGER {seq} ON {table}"))
             conn.execute(text(f"DROP FUNCTION {seq}_fn()"))
             conn.execute(text(f"DROP SEQUENCE {seq}"))
+
+
+async def test_transient_failures_are_retried_and_the_effect_lands_once(
+    duesflow: DuesflowClient, engine: Engine, site: str
+) -> None:
+    """The analytics insert fails twice; its third attempt succeeds and the fact exists exactly once."""
+    with failing_writes(engine, "payment_facts", site, times=2):
+        await given_member(duesflow, site)
+        result = await accepted(duesflow, site, b.payment("PAY-1", "C1", 25.0))
     analytics = next(s for s in result.steps if s.name == "analytics")
     assert (analytics.status, analytics.attempts) == ("done", 3)
     assert count(engine, payment_facts, payment_facts.c.site == site) == 1
     trail = await duesflow.audit_trail(site, "Payment Entry", "PAY-1")
     assert [e.details["attempt"] for e in trail if e.step == "analytics"] == [3]
+
+
+async def test_an_outage_longer_than_a_few_attempts_is_outlasted_not_reported_failed(
+    duesflow: DuesflowClient, engine: Engine, site: str
+) -> None:
+    """Five failed attempts of a history rebuild in a row (the NORMAL level used to give up after two, and its
+    submitter was told "failed" though nothing was wrong with the document): the step waits the outage out."""
+    await given_member(duesflow, site)
+    with failing_writes(engine, "member_history", site, times=5):
+        result = await accepted(duesflow, site, b.invoice("INV-1", "C1", 15.0, member_name="M1"))
+    history = next(s for s in result.steps if s.name == "history:M1")
+    assert (history.status, history.attempts) == ("done", 6)
+    assert [s.status for s in result.steps] == ["done"] * len(result.steps)
 
 
 async def test_cancelling_a_payment_undoes_its_effects(duesflow: DuesflowClient, engine: Engine, site: str) -> None:
