@@ -6,16 +6,25 @@ recorded (the audit record's dedupe key is the workflow id) and returns it uncha
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import Connection, Engine
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.step import append_traced, failures_as_application_errors
 from domain.contracts import PaymentEntry, SalesInvoice
+from domain.ids import workflow_id
 from domain.messages import SubmissionInput
 from domain.reminders import reminders_ended_by
-from domain.validation import InvoiceContext, PaymentContext, validate_payment_entry, validate_sales_invoice
+from domain.validation import (
+    InvoiceContext,
+    PaymentContext,
+    invoices_to_wait_for,
+    validate_payment_entry,
+    validate_sales_invoice,
+)
 from domain.verdicts import FieldError, Verdict
 from ledger import audit
 from ledger.db import advisory_xact_lock
@@ -32,6 +41,11 @@ from ledger.documents import (
 from ledger.reminders import close_settled, reminders_ended_entry
 
 
+def verdict_key(workflow_id_: str) -> str:
+    """Dedupe key of step 1's audit record, which holds the verdict."""
+    return f"{workflow_id_}:verdict"
+
+
 class SubmissionActivities:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -40,7 +54,7 @@ class SubmissionActivities:
     @failures_as_application_errors  # a database error's message would quote row values into the history
     def validate_and_record(self, inp: SubmissionInput) -> Verdict:
         info = activity.info()
-        key = f"{info.workflow_id}:verdict"
+        key = verdict_key(info.workflow_id)
         with self._engine.begin() as conn:
             # A retry can start while a slow first attempt still runs: the second waits here and then finds the
             # first one's verdict, so the workflow never sees a verdict other than the recorded one.
@@ -53,7 +67,8 @@ class SubmissionActivities:
             if cancellation:
                 verdict = _cancellation_verdict(conn, inp.site, doc)
             elif isinstance(doc, PaymentEntry):
-                verdict = _payment_verdict(conn, inp.site, doc)
+                waited = dt.datetime.now(dt.UTC) - info.scheduled_time
+                verdict = _payment_verdict(conn, inp.site, doc, waited)
             else:
                 verdict = _invoice_verdict(conn, inp.site, doc)
             verdict = verdict.model_copy(update={"workflow_id": info.workflow_id})
@@ -88,7 +103,7 @@ class SubmissionActivities:
         return verdict
 
 
-def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry) -> Verdict:
+def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry, waited: dt.timedelta) -> Verdict:
     if not doc.runs_member_pipeline:
         # Accepted and audited, but no member pipeline (bug B9 rejected internal transfers; docs/business-rules.md §2).
         return Verdict(status="accepted", runs_pipeline=False)
@@ -102,6 +117,18 @@ def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry) -> Verdict:
         mandates=mandates_of(conn, site, members) if doc.is_sepa else (),
     )
     verdict = _verdict(validate_payment_entry(doc, ctx), members)
+    if verdict.errors and all(e.code == "unknown_invoice" for e in verdict.errors):
+        unknown = [n for n in names if n not in ctx.invoices]
+        # The invoice's step 1 records its verdict under this key: none means duesflow has not decided it yet.
+        never_decided = {
+            n for n in unknown if audit.find(conn, verdict_key(workflow_id(site, "Sales Invoice", n))) is None
+        }
+        if waiting := invoices_to_wait_for(unknown, never_decided, waited):
+            # Duesflow is behind, the payment is not wrong: no verdict yet (nothing is written, the transaction
+            # rolls back); step 1 tries again on its retry policy, and the ERP's verdict stays pending meanwhile.
+            raise ApplicationError(
+                f"waiting for invoice {', '.join(waiting)} to reach duesflow", type="WaitingForInvoice"
+            )
     if verdict.accepted and doc.is_member_payment:
         allocated: dict[str, Decimal] = {}
         for ref in doc.references:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -190,3 +191,17 @@ def validate_sales_invoice(doc: SalesInvoice, ctx: InvoiceContext) -> list[Field
         elif not ctx.return_against_known:
             errors.append(_err("return_against", "unknown_invoice", f"invoice {doc.return_against!r} is not known"))
     return errors
+
+
+# In ERPNext a payment can only reference an invoice the ERP has submitted: when duesflow does not know it, duesflow is
+# behind (the invoice's own step 1 still waiting, say for PostgreSQL), not the payment wrong. The payment waits for it
+# (its verdict stays pending, nothing is written) this long; an invoice still unknown then never reached duesflow.
+WAIT_FOR_UNKNOWN_INVOICE = dt.timedelta(hours=1)
+
+
+def invoices_to_wait_for(unknown: Sequence[str], never_decided: Collection[str], waited: dt.timedelta) -> list[str]:
+    """The referenced invoices this payment waits for: unknown to the ledger, with no verdict of duesflow's own (an
+    invoice duesflow rejected will never come), while the wait has not run out. Empty: decide now."""
+    if waited >= WAIT_FOR_UNKNOWN_INVOICE:
+        return []
+    return [name for name in unknown if name in never_decided]

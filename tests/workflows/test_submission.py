@@ -277,6 +277,38 @@ async def test_an_outage_longer_than_a_few_attempts_is_outlasted_not_reported_fa
     assert [s.status for s in result.steps] == ["done"] * len(result.steps)
 
 
+async def test_a_payment_ahead_of_its_invoice_waits_for_it_instead_of_being_rejected(
+    duesflow: DuesflowClient, engine: Engine, site: str
+) -> None:
+    """In ERPNext a payment can only reference a submitted invoice, so an invoice duesflow does not know yet means
+    duesflow is behind (the invoice's step 1 waiting out a database outage, say). The payment's verdict stays
+    pending, nothing is written, and it is accepted once the invoice arrives: no resubmission needed."""
+    await given_member(duesflow, site)
+    early = await duesflow.submit(b.payment("PAY-1", "C1", 15.0, [("INV-1", 15.0)]), site=site, user=USER, timeout=1)
+    assert (early.status, early.workflow_id) == ("pending", f"{site}:Payment Entry:PAY-1")
+    assert count(engine, payments, payments.c.site == site) == 0
+    await accepted(duesflow, site, b.invoice("INV-1", "C1", 15.0, member_name="M1"))
+    result = await duesflow.wait(early.workflow_id)
+    assert result.verdict.status == "accepted"
+    assert [s.status for s in result.steps] == ["done"] * len(result.steps)
+    again = await duesflow.submit(b.payment("PAY-1", "C1", 15.0, [("INV-1", 15.0)]), site=site, user=USER)
+    assert again.status == "accepted"
+    assert count(engine, payment_allocations, payment_allocations.c.site == site) == 1
+    trail = await duesflow.audit_trail(site, "Payment Entry", "PAY-1")
+    assert [e.event for e in trail if e.step == "validate"] == ["submitted"]  # no rejection recorded meanwhile
+
+
+async def test_a_payment_for_an_invoice_duesflow_rejected_is_rejected_at_once(
+    duesflow: DuesflowClient, site: str
+) -> None:
+    """That invoice will never come: nothing to wait for."""
+    await given_member(duesflow, site)
+    invoice = await duesflow.submit(b.invoice("INV-X", "C-UNKNOWN", 15.0), site=site, user=USER)
+    assert invoice.status == "rejected"
+    verdict = await duesflow.submit(b.payment("PAY-X", "C1", 15.0, [("INV-X", 15.0)]), site=site, user=USER)
+    assert (verdict.status, [e.code for e in verdict.errors]) == ("rejected", ["unknown_invoice"])
+
+
 async def test_cancelling_a_payment_undoes_its_effects(duesflow: DuesflowClient, engine: Engine, site: str) -> None:
     await given_member(duesflow, site, mandate=b.mandate("MD-1", "M1"))
     await accepted(duesflow, site, b.invoice("INV-1", "C1", 15.0, member_name="M1"))
