@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.step import append_traced, failures_as_application_errors
 from domain.contracts import PaymentEntry, SalesInvoice
-from domain.ids import workflow_id
+from domain.ids import verdict_key, workflow_id
 from domain.messages import SubmissionInput
 from domain.reminders import reminders_ended_by
 from domain.validation import (
@@ -39,11 +39,6 @@ from ledger.documents import (
     stored_document,
 )
 from ledger.reminders import close_settled, reminders_ended_entry
-
-
-def verdict_key(workflow_id_: str) -> str:
-    """Dedupe key of step 1's audit record, which holds the verdict."""
-    return f"{workflow_id_}:verdict"
 
 
 class SubmissionActivities:

@@ -274,6 +274,22 @@ class DuesflowClient:
             # Behind live submissions on the workflow queue too: step 1 of a treasurer's submission never waits
             # for a backfill's.
             start["priority"] = Priority(priority_key=int(Level.BULK))
+        try:
+            return await self._start_and_wait(wf, inp, start, timeout)
+        except TemporalUnavailable:
+            # Temporal did not answer, but the workflow may have started and run step 1 before it went away: the
+            # ledger has the verdict then, and the ERP must hear it (it would otherwise fail a submit that duesflow
+            # recorded). With nothing in the ledger, nothing was decided: re-submitting later is safe.
+            recorded = await asyncio.to_thread(self.reads.recorded_verdict, wid)
+            if recorded is None:
+                raise
+            return recorded
+
+    async def _start_and_wait(
+        self, wf: Any, inp: SubmissionInput, start: dict[str, Any], timeout: float | None
+    ) -> Verdict:
+        """Update-With-Start within the verdict timeout, retried on the server's transient refusals."""
+        wid = start["id"]
         client = await self._temporal_client()
         submitter = await self._submission_client()
         loop = asyncio.get_running_loop()

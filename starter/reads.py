@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 
 from domain.errors import NotFound
 from domain.history import HistoryRow
-from domain.ids import check_site
+from domain.ids import check_site, verdict_key
 from domain.reads import (
     AuditRecord,
     DailyTotal,
@@ -31,6 +31,7 @@ from domain.reads import (
     ReturnNeedingAttention,
 )
 from domain.reminders import OverdueLine, ReminderView, overdue_report
+from domain.verdicts import Verdict
 from ledger import analytics, audit, sepa
 from ledger import reminders as dunning
 from ledger.cache import TTL_FINANCIAL, ReadCache, history_key, summary_key
@@ -88,6 +89,11 @@ class LedgerReads:
             return self._cache.get_or_load(key, TTL_FINANCIAL, _SUMMARY, lambda: self._read(load))
         except UnknownMember:
             raise NotFound(f"member {member!r} is not known on site {site!r}") from None
+
+    def recorded_verdict(self, workflow_id: str) -> Verdict | None:
+        """The verdict step 1 recorded for a document's workflow, or None when it has not run (yet)."""
+        record = self._read(lambda conn: audit.find(conn, verdict_key(workflow_id)))
+        return None if record is None else Verdict.model_validate(record["details"]["verdict"])
 
     def mandate(self, site: str, mandate_id: str) -> Mandate | None:
         """The mandate without its IBAN (last 4 characters only), with its usages and sequence state."""

@@ -173,3 +173,27 @@ async def test_the_sdks_log_lines_go_to_logging_not_to_stdout(
     out, err = capfd.readouterr()
     assert "retried" not in out and proxy.address not in out
     assert "retried" not in err
+
+
+@pytest.mark.usefixtures("workers")
+async def test_with_temporal_gone_a_recorded_document_still_gets_its_verdict(
+    settings: Settings, temporal_client: Client, duesflow: DuesflowClient, site: str
+) -> None:
+    """Temporal stopped answering after step 1 had recorded the document: the ERP must hear the recorded verdict
+    (from the ledger), not an exception that fails a submit duesflow holds. A document step 1 never saw is
+    ``TemporalUnavailable``: nothing was decided, and submitting it again later is safe."""
+    from infra.embedded import free_port
+    from starter import TemporalUnavailable
+
+    await duesflow.load_reference_data([b.customer("C1"), b.member("M1", "C1")], site=site)
+    invoice = b.invoice("INV-1", "C1", 15.0, member_name="M1")
+    first = await duesflow.submit(invoice, site=site, user=USER)
+    assert first.status == "accepted"
+    gone = await DuesflowClient.connect(settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"}))
+    try:
+        again = await gone.submit(invoice, site=site, user=USER, timeout=1)
+        assert (again.status, again.workflow_id) == ("accepted", first.workflow_id)
+        with pytest.raises(TemporalUnavailable, match=r"Temporal at 127\.0\.0\.1:"):
+            await gone.submit(b.invoice("INV-2", "C1", 15.0, member_name="M1"), site=site, user=USER, timeout=1)
+    finally:
+        await gone.close()
