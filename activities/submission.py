@@ -114,11 +114,10 @@ def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry, waited: dt.
     verdict = _verdict(validate_payment_entry(doc, ctx), members)
     if verdict.errors and all(e.code == "unknown_invoice" for e in verdict.errors):
         unknown = [n for n in names if n not in ctx.invoices]
-        # The invoice's step 1 records its verdict under this key: none means duesflow has not decided it yet.
-        never_decided = {
-            n for n in unknown if audit.find(conn, verdict_key(workflow_id(site, "Sales Invoice", n))) is None
-        }
-        if waiting := invoices_to_wait_for(unknown, never_decided, waited):
+        # The invoice's step 1 recorded its verdict under this key: a rejected invoice will never come.
+        recorded = {n: audit.find(conn, verdict_key(workflow_id(site, "Sales Invoice", n))) for n in unknown}
+        rejected = {n for n, r in recorded.items() if r is not None and r["details"]["verdict"]["status"] == "rejected"}
+        if waiting := invoices_to_wait_for(unknown, rejected, waited):
             # Duesflow is behind, the payment is not wrong: no verdict yet (nothing is written, the transaction
             # rolls back); step 1 tries again on its retry policy, and the ERP's verdict stays pending meanwhile.
             raise ApplicationError(

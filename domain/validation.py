@@ -199,9 +199,12 @@ def validate_sales_invoice(doc: SalesInvoice, ctx: InvoiceContext) -> list[Field
 WAIT_FOR_UNKNOWN_INVOICE = dt.timedelta(hours=1)
 
 
-def invoices_to_wait_for(unknown: Sequence[str], never_decided: Collection[str], waited: dt.timedelta) -> list[str]:
-    """The referenced invoices this payment waits for: unknown to the ledger, with no verdict of duesflow's own (an
-    invoice duesflow rejected will never come), while the wait has not run out. Empty: decide now."""
+def invoices_to_wait_for(unknown: Sequence[str], rejected: Collection[str], waited: dt.timedelta) -> list[str]:
+    """The referenced invoices this payment waits for: unknown to the ledger and not rejected by duesflow (that
+    invoice will never come), while the wait has not run out. Empty: decide now.
+
+    An invoice with an accepted verdict but not among the known ones was recorded after this attempt read the
+    ledger (its step 1 committed in between): the next attempt will see it, so it is waited for too."""
     if waited >= WAIT_FOR_UNKNOWN_INVOICE:
         return []
-    return [name for name in unknown if name in never_decided]
+    return [name for name in unknown if name not in rejected]

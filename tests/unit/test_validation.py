@@ -409,10 +409,10 @@ def test_return_against_is_only_checked_for_returns() -> None:
     assert validate_sales_invoice(doc, InvoiceContext(customer_known=True, return_against_known=False)) == []
 
 
-def test_a_payment_waits_only_for_invoices_duesflow_has_not_decided_and_only_for_a_while() -> None:
+def test_a_payment_waits_only_for_invoices_duesflow_has_not_rejected_and_only_for_a_while() -> None:
     from domain.validation import WAIT_FOR_UNKNOWN_INVOICE, invoices_to_wait_for
 
     soon, late = dt.timedelta(seconds=5), WAIT_FOR_UNKNOWN_INVOICE
-    assert invoices_to_wait_for(["INV-1", "INV-2"], {"INV-1"}, soon) == ["INV-1"]  # INV-2 was rejected: never comes
-    assert invoices_to_wait_for(["INV-2"], set(), soon) == []
-    assert invoices_to_wait_for(["INV-1"], {"INV-1"}, late) == []  # an hour on: it never reached duesflow
+    assert invoices_to_wait_for(["INV-1", "INV-2"], {"INV-2"}, soon) == ["INV-1"]  # INV-2 was rejected: never comes
+    assert invoices_to_wait_for(["INV-2"], {"INV-2"}, soon) == []
+    assert invoices_to_wait_for(["INV-1"], set(), late) == []  # an hour on: it never reached duesflow
