@@ -6,11 +6,12 @@ Redis is stopped, or the Temporal server is killed and restarted on its persiste
 - what users see: every document accepted (no wrong rejection), nothing but documented exceptions from ``submit``,
   no process left behind;
 - the invariants: one `submitted` audit record per document, one mandate usage per (mandate, invoice, payment),
-  analytics that count each accepted payment once, every member history equal to a rebuild, one notification per run.
+  analytics that count each accepted payment once, every member history equal to a rebuild, one notification per run,
+  one mail per (invoice, level).
 
 The normal run drills short outages on a small association; ``DUESFLOW_TEST_DRILLS=long`` drills PostgreSQL down for
-three minutes and a bigger load (`bash infra/test.sh tests/drills`). Reminders are off here (their exactly-once
-sending has its own tests): an invoice's reminder flow would outlive the drill.
+three minutes and a bigger load (`bash infra/test.sh tests/drills`). Reminders run in seconds, so unpaid invoices
+walk through their levels during the drill: one mail per (invoice, level) is checked at the SMTP server.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +38,25 @@ from domain.settings import Settings, as_environment, load_settings
 from domain.verdicts import Verdict
 from infra import demo
 from infra.embedded import EmbeddedService, free_port, start_postgres
+from infra.mail_sink import MailSink
 from infra.temporal_server import DevServer, start_dev_server
 from ledger.history import history_facts, member_customer, read_history
 from ledger.migrate import upgrade
-from ledger.schema import audit_records, mandate_usages, members, notifications, payment_facts, payments
+from ledger.schema import (
+    audit_records,
+    mandate_usages,
+    members,
+    notifications,
+    payment_facts,
+    payments,
+    reminder_messages,
+)
 from starter.client import DuesflowClient
 from workflows import search_attributes as sa
 
 LONG = os.environ.get("DUESFLOW_TEST_DRILLS") == "long"
 MEMBERS = 40 if LONG else 8
-POSTGRES_DOWN = 180.0 if LONG else 8.0
+POSTGRES_DOWN = 180.0 if LONG else 30.0
 # Retry intervals shrink for the drill, but the spans must still outlast the outage (NORMAL: 3 h x scale).
 SCALE = 0.05 if LONG else 0.01
 BIN = Path(sys.executable).parent
@@ -112,7 +121,7 @@ def wait_until(ok: Any, what: str, timeout: float = 60.0) -> None:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, smtp_sink: MailSink) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("drills")
     postgres = start_postgres(root / "pg")
     redis_server = Redis(free_port())
@@ -127,7 +136,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         redis_url=f"redis://127.0.0.1:{redis_server.port}/0",
         temporal_address=temporal.address,
         retry_interval_scale=SCALE,
-        reminder_minimum_amount=Decimal("1000000"),
+        # Reminders in seconds: the unpaid invoices walk through their levels to the hand-off during the drill.
+        reminder_grace=dt.timedelta(0),
+        reminder_settle=dt.timedelta(seconds=3),
+        reminder_interval=dt.timedelta(seconds=2),
+        smtp_host=smtp_sink.host,
+        smtp_port=smtp_sink.port,
         upkeep_schedules=False,
         verdict_timeout_seconds=3,
         deployment="drills",
@@ -204,7 +218,9 @@ async def client(stack: Stack) -> AsyncIterator[DuesflowClient]:
 
 
 def association(site: str) -> demo.DemoAssociation:
-    return demo.generate(members=MEMBERS, months=3, site=site, today=dt.date.today())
+    """Dated so that every invoice is due (30 days after posting) before today: each reminder flow ends during the
+    drill, settled by its payment or handed off."""
+    return demo.generate(members=MEMBERS, months=3, site=site, today=dt.date.today() - dt.timedelta(days=31))
 
 
 @dataclass
@@ -299,19 +315,41 @@ def check_invariants(engine: Engine, site: str, docs: list[dict[str, Any]]) -> N
         assert len(runs) == len(docs)
 
 
-async def drill(stack: Stack, client: DuesflowClient, site: str, fault: Any) -> Felt:
+async def reminders_done(client: DuesflowClient, site: str) -> None:
+    """Every reminder flow of the site has ended (handed off, or settled by its payment)."""
+    query = f"DuesflowSite = '{site}' AND DuesflowState = 'reminders' AND ExecutionStatus = 'Running'"
+    deadline = time.monotonic() + 180
+    while (await client.temporal.count_workflows(query)).count:
+        assert time.monotonic() < deadline, "reminder flows still running"
+        await asyncio.sleep(0.5)
+
+
+def check_mails(engine: Engine, site: str, sink: MailSink) -> None:
+    with engine.connect() as conn:
+        sent = conn.execute(
+            select(reminder_messages.c.message_id).where(
+                reminder_messages.c.site == site, reminder_messages.c.outcome == "sent"
+            )
+        ).scalars()
+        counts = {mid: len(sink.with_message_id(mid)) for mid in sent}
+    assert counts and set(counts.values()) == {1}, counts  # each level of each invoice went out once
+
+
+async def drill(stack: Stack, client: DuesflowClient, site: str, fault: Any, sink: MailSink) -> Felt:
     assoc = association(site)
     await client.load_reference_data(assoc.reference_data(), site=site)
     docs = assoc.documents()
     felt = Felt()
     verdicts = await submit_all(client, docs, site, fault, felt)
     await settle(client, verdicts)
+    await reminders_done(client, site)
     check_invariants(stack.engine, site, docs)
+    check_mails(stack.engine, site, sink)
     return felt
 
 
 async def test_worker_killed_mid_load_loses_and_duplicates_nothing(
-    stack: Stack, worker: Worker, client: DuesflowClient
+    stack: Stack, worker: Worker, client: DuesflowClient, smtp_sink: MailSink
 ) -> None:
     async def kill() -> Any:
         child = worker.child()
@@ -329,12 +367,12 @@ async def test_worker_killed_mid_load_loses_and_duplicates_nothing(
         await asyncio.to_thread(worker.proc.wait, 60)  # type: ignore[union-attr]
         await asyncio.to_thread(worker.start)
 
-    felt = await drill(stack, client, "kill.drill", kill)
+    felt = await drill(stack, client, "kill.drill", kill, smtp_sink)
     assert felt.pending > 0
 
 
 async def test_postgres_stopped_mid_load_gives_no_wrong_answer(
-    stack: Stack, worker: Worker, client: DuesflowClient
+    stack: Stack, worker: Worker, client: DuesflowClient, smtp_sink: MailSink
 ) -> None:
     async def stop() -> Any:
         await asyncio.to_thread(stack.postgres.stop)
@@ -344,12 +382,12 @@ async def test_postgres_stopped_mid_load_gives_no_wrong_answer(
         await asyncio.sleep(POSTGRES_DOWN)
         await asyncio.to_thread(stack.restart_postgres)
 
-    felt = await drill(stack, client, "postgres.drill", stop)
+    felt = await drill(stack, client, "postgres.drill", stop, smtp_sink)
     assert felt.pending > 0  # verdicts waited for the database; none became a rejection
 
 
 async def test_redis_stopped_mid_load_leaves_nothing_stale(
-    stack: Stack, worker: Worker, client: DuesflowClient
+    stack: Stack, worker: Worker, client: DuesflowClient, smtp_sink: MailSink
 ) -> None:
     async def stop() -> Any:
         await asyncio.to_thread(stack.redis.stop)
@@ -360,7 +398,7 @@ async def test_redis_stopped_mid_load_leaves_nothing_stale(
         await asyncio.to_thread(stack.redis.start)
 
     site = "redis.drill"
-    await drill(stack, client, site, stop)
+    await drill(stack, client, site, stop, smtp_sink)
     with stack.engine.connect() as conn:
         names = list(conn.execute(select(members.c.name).where(members.c.site == site)).scalars())
         stored = {m: read_history(conn, site, m) for m in names}
@@ -368,7 +406,9 @@ async def test_redis_stopped_mid_load_leaves_nothing_stale(
         assert await client.member_history(site, member) == stored[member]
 
 
-async def test_temporal_killed_and_restarted_mid_load(stack: Stack, worker: Worker, client: DuesflowClient) -> None:
+async def test_temporal_killed_and_restarted_mid_load(
+    stack: Stack, worker: Worker, client: DuesflowClient, smtp_sink: MailSink
+) -> None:
     async def crash() -> Any:
         proc = stack.temporal.process
         assert proc is not None
@@ -380,5 +420,5 @@ async def test_temporal_killed_and_restarted_mid_load(stack: Stack, worker: Work
         await asyncio.sleep(5)
         await asyncio.to_thread(stack.start_temporal)
 
-    felt = await drill(stack, client, "temporal.drill", crash)
+    felt = await drill(stack, client, "temporal.drill", crash, smtp_sink)
     assert felt.refused + felt.pending > 0
