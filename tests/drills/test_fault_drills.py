@@ -163,6 +163,7 @@ class Worker:
     def __init__(self, settings: Settings, log: Path) -> None:
         self._env = {**os.environ, **as_environment(settings)}
         self._log = log
+        self._starts = 0  # "worker running (background)" lines seen so far: one more per start
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -172,8 +173,6 @@ class Worker:
             lambda: self._log.read_text().count("worker running (background)") > self._starts, "the worker to run"
         )
         self._starts += 1
-
-    _starts = 0
 
     def child(self) -> int | None:
         assert self.proc is not None
