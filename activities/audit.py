@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from activities.step import append_traced
+from domain import audit_keys
 from domain.messages import Cancellation, StepFailure
 from ledger import audit
 
@@ -30,7 +31,7 @@ class AuditActivities:
                     severity="error",
                     outcome=failure.error_type,
                     details={"message": failure.message, "attempts": failure.attempts},
-                    dedupe_key=f"{activity.info().workflow_id}:{failure.step}:failed",
+                    dedupe_key=audit_keys.step_failed(activity.info().workflow_id, failure.step),
                 ),
             )
 
@@ -49,6 +50,6 @@ class AuditActivities:
                     severity="warning",
                     outcome="cancelled",
                     details={"steps_done": cancellation.steps_done, "steps_stopped": cancellation.steps_stopped},
-                    dedupe_key=f"{info.workflow_id}:{info.workflow_run_id}:cancelled",
+                    dedupe_key=audit_keys.run_event(info.workflow_id, info.workflow_run_id, "cancelled"),
                 ),
             )

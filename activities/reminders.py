@@ -10,6 +10,7 @@ from temporalio import activity
 
 from activities.mailer import SmtpMailer
 from activities.step import append_traced, failures_as_application_errors
+from domain import audit_keys
 from domain.contracts import is_email
 from domain.errors import BusinessRuleViolation
 from domain.reminder_mail import ReminderContent, message_id, render
@@ -200,6 +201,6 @@ def _audit(conn: Connection, call: ReminderCall, event: str, severity: str, **de
             severity=severity,
             outcome=event,
             details={**details, "member": call.member},
-            dedupe_key=f"{call.site}:Sales Invoice:{call.invoice}:{event}:{call.level}",
+            dedupe_key=audit_keys.document_event(call.site, "Sales Invoice", call.invoice, event, call.level),
         ),
     )

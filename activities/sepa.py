@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine
 from temporalio import activity
 
 from activities.step import append_traced, audit_step_completed, failures_as_application_errors
+from domain import audit_keys
 from domain.messages import StepInput, StepResult
 from domain.sepa_returns import DEFAULT_OFFSETS
 from ledger import audit
@@ -69,6 +70,6 @@ def _audit_decision(conn: Connection, inp: StepInput, returned: ReturnedCollecti
                 "attempt": d.attempt,
                 "due_date": d.due_date.isoformat() if d.due_date else None,
             },
-            dedupe_key=f"{inp.site}:{inp.doctype}:{inp.name}:return-decision:{returned.invoice}",
+            dedupe_key=audit_keys.document_event(inp.site, inp.doctype, inp.name, "return-decision", returned.invoice),
         ),
     )

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain import audit_keys
 from domain.errors import BUSINESS_ERROR, BusinessRuleViolation
 from domain.messages import StepInput
 from ledger import audit
@@ -87,6 +88,6 @@ def audit_step_completed(conn: Connection, step: str, inp: StepInput, outcome: s
             step=step,
             outcome=outcome,
             details=details,
-            dedupe_key=f"{activity.info().workflow_id}:{step}:completed",
+            dedupe_key=audit_keys.step_completed(activity.info().workflow_id, step),
         ),
     )

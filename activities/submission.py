@@ -14,8 +14,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.step import append_traced, failures_as_application_errors
+from domain import audit_keys
 from domain.contracts import PaymentEntry, SalesInvoice
-from domain.ids import verdict_key, workflow_id
+from domain.ids import workflow_id
 from domain.messages import SubmissionInput
 from domain.reminders import reminders_ended_by
 from domain.validation import (
@@ -49,7 +50,7 @@ class SubmissionActivities:
     @failures_as_application_errors  # a database error's message would quote row values into the history
     def validate_and_record(self, inp: SubmissionInput) -> Verdict:
         info = activity.info()
-        key = verdict_key(info.workflow_id)
+        key = audit_keys.verdict(info.workflow_id)
         with self._engine.begin() as conn:
             # A retry can start while a slow first attempt still runs: the second waits here and then finds the
             # first one's verdict, so the workflow never sees a verdict other than the recorded one.
@@ -115,7 +116,7 @@ def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry, waited: dt.
     if verdict.errors and all(e.code == "unknown_invoice" for e in verdict.errors):
         unknown = [n for n in names if n not in ctx.invoices]
         # The invoice's step 1 recorded its verdict under this key: a rejected invoice will never come.
-        recorded = {n: audit.find(conn, verdict_key(workflow_id(site, "Sales Invoice", n))) for n in unknown}
+        recorded = {n: audit.find(conn, audit_keys.verdict(workflow_id(site, "Sales Invoice", n))) for n in unknown}
         rejected = {n for n, r in recorded.items() if r is not None and r["details"]["verdict"]["status"] == "rejected"}
         if waiting := invoices_to_wait_for(unknown, rejected, waited):
             # Duesflow is behind, the payment is not wrong: no verdict yet (nothing is written, the transaction

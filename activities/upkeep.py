@@ -13,6 +13,7 @@ from temporalio import activity
 
 from activities.mailer import SmtpMailer
 from activities.step import append_traced, failures_as_application_errors
+from domain import audit_keys
 from domain.reminder_mail import Language, mandate_warning_id, render_mandate_expiry
 from domain.upkeep import UpkeepInput, UpkeepReport, lifecycle_action, retention_cutoffs, rollup_before
 from ledger import audit
@@ -115,6 +116,6 @@ def _audit(conn: Connection, site: str, mandate_id: str, event: str, outcome: st
             severity="warning",
             outcome=outcome,
             details={"on_date": on.isoformat()},
-            dedupe_key=f"{site}:SEPA Mandate:{mandate_id}:{event}:{on.isoformat()}",
+            dedupe_key=audit_keys.document_event(site, "SEPA Mandate", mandate_id, event, on.isoformat()),
         ),
     )

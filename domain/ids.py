@@ -25,8 +25,3 @@ def id_part(name: str) -> str:
 def workflow_id(site: str, doctype: str, name: str, *, cancellation: bool = False) -> str:
     """A cancellation is its own workflow: the submission's workflow id stays bound to the submission."""
     return f"{check_site(site)}:{doctype}:{id_part(name)}" + (":cancel" if cancellation else "")
-
-
-def verdict_key(workflow_id_: str) -> str:
-    """Dedupe key of step 1's audit record, which holds the document's verdict (one per workflow id)."""
-    return f"{workflow_id_}:verdict"

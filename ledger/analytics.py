@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Subquery, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert
 
+from domain import audit_keys
 from ledger import audit
 from ledger.documents import lock_payment
 from ledger.schema import members, payment_facts, payment_monthly_summaries
@@ -130,6 +131,6 @@ def _first_withdrawal(conn: Connection, site: str, payment_name: str) -> bool:
             event="summary_withdrawn",
             step="analytics",
             outcome="a cancelled payment left its rolled-up monthly summary",
-            dedupe_key=f"{site}:Payment Entry:{payment_name}:summary-withdrawn",
+            dedupe_key=audit_keys.document_event(site, "Payment Entry", payment_name, "summary-withdrawn"),
         ),
     )

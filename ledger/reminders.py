@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from domain import audit_keys
 from domain.reminders import CLOSED_STATES, OPEN_STATES, CaseState, ReminderView
 from ledger import audit
 from ledger.documents import credited_to_invoice, outstanding_of_invoice
@@ -223,5 +224,5 @@ def reminders_ended_entry(site: str, actor: str, invoice: str, reason: str) -> a
         event=f"reminders_ended_{reason}",
         step="reminders",
         outcome=reason,
-        dedupe_key=f"{site}:Sales Invoice:{invoice}:reminders_ended",
+        dedupe_key=audit_keys.document_event(site, "Sales Invoice", invoice, "reminders_ended"),
     )

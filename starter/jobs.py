@@ -28,6 +28,7 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain import audit_keys
 from domain.errors import NotFound
 from domain.ids import check_site
 from domain.jobs import (
@@ -280,7 +281,7 @@ class JobService:
                         event="cleanup",
                         outcome="done",
                         details={"days": days, "notifications": removed},
-                        dedupe_key=f"cleanup:{site}:{uuid.uuid4()}",
+                        dedupe_key=audit_keys.cleanup(site, str(uuid.uuid4())),
                     ),
                 )
             return {"notifications": removed}
@@ -482,7 +483,7 @@ class JobService:
                         details=details,
                         workflow_id=job.workflow_id,
                         run_id=run_id,
-                        dedupe_key=f"{job.workflow_id}:{run_id}:{event}",
+                        dedupe_key=audit_keys.run_event(job.workflow_id, run_id, event),
                     ),
                 )
 

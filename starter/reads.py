@@ -15,9 +15,10 @@ from pydantic import TypeAdapter
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
 
+from domain import audit_keys
 from domain.errors import NotFound
 from domain.history import HistoryRow
-from domain.ids import check_site, verdict_key
+from domain.ids import check_site
 from domain.reads import (
     AuditRecord,
     DailyTotal,
@@ -92,7 +93,7 @@ class LedgerReads:
 
     def recorded_verdict(self, workflow_id: str) -> Verdict | None:
         """The verdict step 1 recorded for a document's workflow, or None when it has not run (yet)."""
-        record = self._read(lambda conn: audit.find(conn, verdict_key(workflow_id)))
+        record = self._read(lambda conn: audit.find(conn, audit_keys.verdict(workflow_id)))
         return None if record is None else Verdict.model_validate(record["details"]["verdict"])
 
     def mandate(self, site: str, mandate_id: str) -> Mandate | None:
