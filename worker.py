@@ -36,8 +36,8 @@ from activities.reminders import ReminderActivities
 from activities.sepa import SepaActivities
 from activities.submission import SubmissionActivities
 from activities.upkeep import UpkeepActivities
+from config.settings import ConfigError, Settings, load_settings, unknown_variables
 from domain.errors import ServiceUnavailable
-from domain.settings import ConfigError, Settings, load_settings, unknown_variables
 from ledger.cache import ReadCache
 from ledger.db import is_unavailable, make_engine, unavailable
 from starter.connection import connect_temporal

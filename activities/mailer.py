@@ -7,7 +7,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from domain.settings import Settings
+from config.settings import Settings
 
 
 class SmtpMailer:

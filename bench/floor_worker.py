@@ -16,7 +16,7 @@ import sys
 
 from bench.floor import FloorWorkflow
 from bench.floor_support import BACKGROUND_ACTIVITIES, floor_validate
-from domain.settings import ConfigError, Settings, load_settings
+from config.settings import ConfigError, Settings, load_settings
 from worker import ActivityPools, Role, connect, queue_workers, serve
 
 log = logging.getLogger("duesflow.bench.floor_worker")

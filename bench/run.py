@@ -49,8 +49,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bench.stack import CpuMeter, WorkerProcess, create_database, drop_database, start_server
 from bench.targets import DuesflowTarget, FloorTarget, InlineProcessor, Target
+from config.settings import Settings
 from domain.messages import PipelineResult
-from domain.settings import Settings
 from infra.demo import generate
 from infra.temporal_server import DevServer, ensure_search_attributes
 from ledger.cache import ReadCache

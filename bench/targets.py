@@ -27,11 +27,11 @@ from activities.sepa import SepaActivities
 from activities.submission import SubmissionActivities
 from bench.floor import FloorWorkflow
 from bench.floor_support import FloorInput
+from config.settings import Settings
 from domain.contracts import PaymentEntry
 from domain.ids import check_site, workflow_id
 from domain.messages import StepInput, SubmissionInput
 from domain.parsing import parse_submission
-from domain.settings import Settings
 from domain.verdicts import DocumentRejected, Verdict
 from ledger.cache import ReadCache
 from starter.client import DuesflowClient, summary_of

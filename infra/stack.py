@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from domain.settings import Settings, as_environment, load_settings
+from config.settings import Settings, as_environment, load_settings
 from infra import demo
 from infra.embedded import EmbeddedService, start_postgres, start_redis
 from infra.mail_sink import MailSink

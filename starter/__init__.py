@@ -5,6 +5,7 @@ the same methods, signatures and results. Every failure a caller is meant to han
 (or ``ValueError`` for a bad argument, ``PermissionError`` for a refusal): nobody needs to import temporalio.
 """
 
+from config.settings import ConfigError
 from domain.errors import (
     DuesflowError,
     JobCancelled,
@@ -15,7 +16,6 @@ from domain.errors import (
     ServiceUnavailable,
     TemporalUnavailable,
 )
-from domain.settings import ConfigError
 from domain.users import NotAllowed
 from domain.verdicts import DocumentRejected
 from starter.client import DuesflowClient

@@ -18,9 +18,9 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
+from config.settings import ConfigError, user_key_of
 from domain.errors import ServiceUnavailable
 from domain.ids import workflow_id
-from domain.settings import ConfigError, user_key_of
 from domain.upkeep import JOBS
 from domain.verdicts import DocumentRejected
 from starter.backfill import BackfillReport, read_documents

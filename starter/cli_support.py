@@ -21,9 +21,9 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
+from config.settings import ConfigError, Settings, load_settings, unknown_variables
 from domain.errors import DuesflowError, ServiceUnavailable
 from domain.ids import check_site
-from domain.settings import ConfigError, Settings, load_settings, unknown_variables
 from domain.verdicts import DocumentRejected
 from ledger.db import is_unavailable, unavailable
 from starter.client import DuesflowClient

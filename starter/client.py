@@ -44,6 +44,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, ServiceClient
 
+from config.settings import Settings, load_settings, reminder_policy, user_key_of
 from domain.contracts import PaymentEntry, SalesInvoice
 from domain.errors import JobCancelled, JobEnded, JobFailed, NotFound, TemporalUnavailable
 from domain.history import HistoryRow
@@ -66,7 +67,6 @@ from domain.reads import (
     ReturnNeedingAttention,
 )
 from domain.reminders import OverdueLine, ReminderView
-from domain.settings import Settings, load_settings, reminder_policy, user_key_of
 from domain.upkeep import Job as UpkeepJob
 from domain.upkeep import UpkeepInput, UpkeepReport
 from domain.verdicts import DocumentRejected, Verdict

@@ -6,8 +6,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
+from config.settings import Settings
 from domain.errors import TemporalUnavailable
-from domain.settings import Settings
 
 
 async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:

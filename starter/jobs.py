@@ -28,6 +28,7 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from config.settings import Settings, user_key_of
 from domain import audit_keys
 from domain.errors import NotFound
 from domain.ids import check_site
@@ -46,7 +47,6 @@ from domain.jobs import (
 )
 from domain.messages import PipelineResult, Progress, StepProgress, SubmissionInput
 from domain.notifications import Notification
-from domain.settings import Settings, user_key_of
 from domain.users import Caller, NotAllowed
 from ledger import audit, notifications
 from starter.failures import temporal_errors

@@ -20,7 +20,7 @@ from temporalio.client import (
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from domain.settings import Settings
+from config.settings import Settings
 from domain.upkeep import JOBS, Job, UpkeepInput
 from workflows import search_attributes as sa
 from workflows.upkeep import UpkeepWorkflow

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from config.settings import Settings
 from domain.history import HistoryRow
 from domain.jobs import Job, JobDetail, JobStatistics, RetryReport
 from domain.messages import PipelineResult, Progress
@@ -30,7 +31,6 @@ from domain.reads import (
     ReturnNeedingAttention,
 )
 from domain.reminders import OverdueLine, ReminderView
-from domain.settings import Settings
 from domain.upkeep import Job as UpkeepJob
 from domain.upkeep import UpkeepReport
 from domain.verdicts import Verdict

@@ -24,7 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import worker as worker_module
-from domain.settings import Settings
+from config.settings import Settings
 from infra.embedded import free_port, start_postgres, start_redis
 from infra.mail_sink import MailSink
 from infra.temporal_server import find_temporal_cli

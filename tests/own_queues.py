@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 import worker as worker_module
-from domain.settings import Settings
+from config.settings import Settings
 from ledger.cache import ReadCache
 
 

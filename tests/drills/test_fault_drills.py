@@ -32,9 +32,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, func, select
 
+from config.settings import Settings, as_environment, load_settings
 from domain.errors import ServiceUnavailable
 from domain.history import project_history
-from domain.settings import Settings, as_environment, load_settings
 from domain.verdicts import Verdict
 from infra import demo
 from infra.embedded import EmbeddedService, free_port, start_postgres

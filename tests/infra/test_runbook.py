@@ -27,8 +27,8 @@ from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from config.settings import Settings, as_environment, user_key_of
 from domain.messages import PipelineResult, Progress
-from domain.settings import Settings, as_environment, user_key_of
 from infra.embedded import free_port
 from infra.temporal_server import find_temporal_cli
 from ledger.cache import ReadCache

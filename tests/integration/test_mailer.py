@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from activities.mailer import SmtpMailer
-from domain.settings import Settings
+from config.settings import Settings
 from infra.embedded import free_port
 
 

@@ -15,9 +15,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.mailer import SmtpMailer
 from activities.reminders import ReminderActivities
+from config.settings import Settings
 from domain.reminder_mail import message_id
 from domain.reminders import ReminderCall
-from domain.settings import Settings
 from infra.embedded import free_port
 from infra.mail_sink import MailSink
 from ledger.schema import audit_records, members, reminder_messages

@@ -15,9 +15,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.analytics import AnalyticsActivities
 from activities.mailer import SmtpMailer
 from activities.upkeep import UpkeepActivities
+from config.settings import Settings
 from domain.messages import StepInput
 from domain.reminder_mail import mandate_warning_id
-from domain.settings import Settings
 from domain.upkeep import UpkeepInput
 from infra.mail_sink import MailSink
 from ledger import audit

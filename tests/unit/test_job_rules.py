@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import ConfigError, Settings, load_settings, user_key_of
 from domain.jobs import Job, StepView, check_days, check_limit, check_status, derive_status, top_errors
 from domain.messages import StepProgress
 from domain.notifications import channel, outcome
-from domain.settings import ConfigError, Settings, load_settings, user_key_of
 from domain.users import Caller, user_key
 from domain.verdicts import FieldError, Verdict
 from starter.backfill import backfill_order, read_documents

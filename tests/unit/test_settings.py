@@ -1,4 +1,4 @@
-"""Unit tests of pure logic: reading ``DUESFLOW_*`` settings (``domain.settings``).
+"""Unit tests of pure logic: reading ``DUESFLOW_*`` settings (``config.settings``).
 
 No database, no network: only environment variables (set with ``monkeypatch``) and the settings model.
 """
@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from domain.settings import ConfigError, Settings, load_settings, unknown_variables
+from config.settings import ConfigError, Settings, load_settings, unknown_variables
 
 
 @pytest.fixture(autouse=True)
@@ -154,7 +154,7 @@ def test_bad_reminder_and_smtp_values_name_their_variable(
 
 
 def test_smtp_password_is_never_shown_but_reaches_the_worker_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    from domain.settings import as_environment
+    from config.settings import as_environment
 
     monkeypatch.setenv("DUESFLOW_SMTP_PASSWORD", "hunter2")
     settings = load_settings()
@@ -208,7 +208,7 @@ def test_retry_offsets_as_json_or_comma_separated(monkeypatch: pytest.MonkeyPatc
 
 
 def test_list_settings_reach_a_child_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    from domain.settings import as_environment
+    from config.settings import as_environment
 
     settings = load_settings(admin_roles=["Treasurer"], sepa_retry_offsets_days=[4, 9])
     for key, value in as_environment(settings).items():

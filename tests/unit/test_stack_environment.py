@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from domain.settings import Settings, load_settings, unknown_variables
+from config.settings import Settings, load_settings, unknown_variables
 from infra.stack import cli_environment
 
 

@@ -17,7 +17,7 @@ import pytest
 from temporalio.client import Client
 
 import starter
-from domain.settings import Settings
+from config.settings import Settings
 from infra.embedded import free_port
 from starter import (
     BlockingDuesflowClient,

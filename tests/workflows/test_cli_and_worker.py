@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, func, make_url, select
 from temporalio.client import Client
 
-from domain.settings import Settings
+from config.settings import Settings
 from infra.embedded import free_port
 from ledger.schema import customers
 from tests.conftest import FIXTURES

@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 import starter.client as client_module
+from config.settings import Settings
 from domain.messages import SubmissionInput
 from domain.parsing import parse_submission
-from domain.settings import Settings
 from ledger.cache import ReadCache
 from starter import DuesflowClient, JobCancelled, JobFailed, NotFound
 from tests import builders as b

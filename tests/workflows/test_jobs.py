@@ -15,8 +15,8 @@ import redis
 from sqlalchemy import Engine, func, select, text, update
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from config.settings import Settings, user_key_of
 from domain.errors import JobCancelled
-from domain.settings import Settings, user_key_of
 from domain.users import NotAllowed
 from ledger.cache import ReadCache
 from ledger.schema import audit_records, mandate_usages, notifications, payment_facts

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from domain.settings import Settings
+from config.settings import Settings
 from ledger.cache import ReadCache
 from ledger.schema import payment_facts
 from starter.client import DuesflowClient

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from temporalio.client import Client
 
-from domain.settings import Settings
+from config.settings import Settings
 from ledger.cache import ReadCache
 from ledger.schema import audit_records, notifications
 from starter.backfill import backfill

@@ -20,9 +20,9 @@ from temporalio.testing import TimeSkipper, TimeSkippingConfig
 from temporalio.worker import Replayer
 
 import worker as worker_module
+from config.settings import Settings
 from domain.reminder_mail import message_id
 from domain.reminders import ReminderStatus
-from domain.settings import Settings
 from infra.mail_sink import MailSink
 from ledger.cache import ReadCache
 from starter.client import DuesflowClient

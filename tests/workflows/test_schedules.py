@@ -12,7 +12,7 @@ from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from domain.settings import Settings
+from config.settings import Settings
 from domain.upkeep import JOBS, UpkeepReport
 from ledger import audit
 from ledger.schema import audit_records

@@ -17,8 +17,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from config.settings import Settings
 from domain.history import project_history
-from domain.settings import Settings
 from ledger.history import history_facts, read_history
 from ledger.schema import audit_records, mandate_usages, payment_allocations, payment_facts, payments
 from starter.client import DuesflowClient
