@@ -1,9 +1,12 @@
-"""Unit tests for the deterministic demo association generator (``infra.demo``)."""
+"""Unit tests for the deterministic demo association generator (``infra.demo``): the whole association, then the
+pure rules of its modules (periods, collection days, bank accounts, names)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import random
 import re
 from collections import Counter, defaultdict
 from decimal import Decimal
@@ -13,6 +16,13 @@ import pytest
 import schwifty
 
 from infra.demo import DemoAssociation, generate
+from infra.demo.draws import Draws
+from infra.demo.ibans import account_number, eleven_test_check_digit
+from infra.demo.invoices import dues_periods
+from infra.demo.model import Window
+from infra.demo.names import ascii_fold, customer_name, email_candidates, email_local_parts, numbered
+from infra.demo.parameters import PLANS
+from infra.demo.payments import next_day_of_month
 
 TODAY = dt.date(2025, 8, 15)
 
@@ -338,3 +348,98 @@ def test_today_on_month_boundaries() -> None:
         assoc = generate(members=30, months=3, today=today)
         assert all(doc["posting_date"] <= today.isoformat() for doc in assoc.documents())
         assert assoc.invoices and assoc.payments
+
+
+# ---- module rules --------------------------------------------------------------------------------------------------
+
+MONTHLY, QUARTERLY, ANNUAL = PLANS
+D = dt.date
+
+
+def test_window_excludes_its_start_and_includes_today() -> None:
+    window = Window(start=D(2025, 2, 15), today=D(2025, 8, 15))
+    assert D(2025, 2, 15) not in window and D(2025, 8, 16) not in window
+    assert D(2025, 2, 16) in window and D(2025, 8, 15) in window
+    assert window.first_day == D(2025, 2, 16)
+
+
+def test_monthly_dues_per_calendar_month() -> None:
+    window = Window(start=D(2025, 5, 15), today=D(2025, 8, 15))
+    assert dues_periods(MONTHLY, D(2020, 1, 10), window) == [
+        (D(2025, 6, 1), D(2025, 6, 1), D(2025, 6, 30)),
+        (D(2025, 7, 1), D(2025, 7, 1), D(2025, 7, 31)),
+        (D(2025, 8, 1), D(2025, 8, 1), D(2025, 8, 31)),
+    ]
+
+
+def test_quarterly_dues_of_a_joiner_start_on_the_joining_day() -> None:
+    window = Window(start=D(2025, 2, 15), today=D(2025, 8, 15))
+    assert dues_periods(QUARTERLY, D(2025, 5, 20), window) == [
+        (D(2025, 5, 20), D(2025, 5, 20), D(2025, 6, 30)),
+        (D(2025, 7, 1), D(2025, 7, 1), D(2025, 9, 30)),
+    ]
+
+
+def test_annual_dues_on_the_anniversary() -> None:
+    window = Window(start=D(2024, 8, 15), today=D(2025, 8, 15))
+    assert dues_periods(ANNUAL, D(2023, 5, 10), window) == [(D(2025, 5, 10), D(2025, 5, 10), D(2026, 5, 9))]
+    assert dues_periods(ANNUAL, D(2023, 9, 1), window) == [(D(2024, 9, 1), D(2024, 9, 1), D(2025, 8, 31))]
+
+
+@pytest.mark.parametrize(
+    ("after", "days", "expected"),
+    [
+        (D(2025, 1, 6), (6, 21), D(2025, 1, 6)),
+        (D(2025, 1, 7), (6, 21), D(2025, 1, 21)),
+        (D(2025, 1, 22), (6, 21), D(2025, 2, 6)),
+        (D(2025, 12, 22), (6, 21), D(2026, 1, 6)),
+        (D(2025, 2, 26), (30,), D(2025, 2, 28)),  # clamped to the month's last day
+        (D(2025, 3, 1), (25,), D(2025, 3, 25)),
+    ],
+)
+def test_next_day_of_month(after: dt.date, days: tuple[int, ...], expected: dt.date) -> None:
+    assert next_day_of_month(after, days) == expected
+
+
+def test_eleven_test_check_digit() -> None:
+    assert eleven_test_check_digit([0, 4, 1, 7, 1, 6, 4, 3, 0]) == 0  # ABNA 0417164300
+    assert eleven_test_check_digit([0] * 8 + [6]) is None  # the check would have to be 10
+
+
+@pytest.mark.parametrize("bank_code", ["ABNA", "RABO", "INGB"])
+def test_account_numbers(bank_code: str) -> None:
+    rng = random.Random(5)
+    for _ in range(50):
+        account = account_number(rng, bank_code)
+        assert len(account) == 10 and account.isdigit()
+        if bank_code == "INGB":
+            assert 100_000 <= int(account) <= 9_999_999
+        else:
+            assert sum(int(d) * (10 - i) for i, d in enumerate(account)) % 11 == 0
+
+
+def test_customer_names() -> None:
+    assert customer_name("Jan", "de Vries", family=False) == "Jan de Vries"
+    assert customer_name("Jan", "de Vries", family=True) == "Familie De Vries"
+    assert numbered("Jan Bos", set()) == "Jan Bos"
+    assert numbered("Jan Bos", {"Jan Bos", "Jan Bos - 1"}) == "Jan Bos - 2"
+
+
+def test_email_addresses() -> None:
+    assert ascii_fold("El Amrani") == "elamrani"
+    assert ascii_fold("Çelik-Öz") == "celikoz"
+    assert email_local_parts("Jan", "de Vries") == ("jan.devries", "j.devries", "jandevries", "jdevries")
+    assert list(itertools.islice(email_candidates("jbos"), 3)) == [
+        "jbos@example.nl",
+        "jbos2@example.nl",
+        "jbos3@example.nl",
+    ]
+
+
+def test_draws_hand_out_each_value_once() -> None:
+    draws = Draws(seed=1)
+    assert draws.first_free(["a", "b"]) == "a"
+    assert draws.first_free(["a", "b"]) == "b"
+    assert draws.unique(iter(["b", "c"]).__next__) == "c"
+    hashes = {draws.hash() for _ in range(100)}
+    assert len(hashes) == 100 and all(re.fullmatch(r"[0-9a-f]{10}", h) for h in hashes)
