@@ -11,6 +11,7 @@ from temporalio import activity
 from activities.mailer import SmtpMailer
 from activities.step import append_traced, failures_as_application_errors
 from domain import audit_keys
+from domain.balances import InvoiceStanding
 from domain.contracts import is_email
 from domain.errors import BusinessRuleViolation
 from domain.reminder_mail import ReminderContent, message_id, render
@@ -26,7 +27,6 @@ from domain.reminders import (
 )
 from ledger import audit
 from ledger import reminders as ledger
-from ledger.reminders import InvoiceStanding
 
 
 class ReminderActivities:

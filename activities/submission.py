@@ -9,17 +9,19 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Row
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.step import append_traced, failures_as_application_errors
 from domain import audit_keys
+from domain.balances import outstanding_of
 from domain.contracts import PaymentEntry, SalesInvoice
 from domain.ids import workflow_id
 from domain.messages import SubmissionInput
 from domain.reminders import reminders_ended_by
 from domain.validation import (
+    InvoiceBalance,
     InvoiceContext,
     PaymentContext,
     invoices_to_wait_for,
@@ -31,10 +33,10 @@ from ledger import audit
 from ledger.db import advisory_xact_lock
 from ledger.documents import (
     customer_members,
-    invoice_balances,
     invoice_exists,
     mandates_of,
     mark_cancelled,
+    referenced_invoices,
     save_invoice,
     save_payment,
     stored_document,
@@ -106,10 +108,11 @@ def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry, waited: dt.
     known_members = customer_members(conn, site, doc.party)
     known, members = known_members is not None, known_members or ()
     names = [r.reference_name for r in doc.references if r.reference_doctype == "Sales Invoice" and r.reference_name]
+    referenced = referenced_invoices(conn, site, names, exclude_payment=doc.name, lock=doc.is_member_payment)
     ctx = PaymentContext(
         customer_known=known,
         customer_members=members,
-        invoices=invoice_balances(conn, site, names, exclude_payment=doc.name, lock=doc.is_member_payment),
+        invoices={r.name: _balance(r) for r in referenced},
         mandates=mandates_of(conn, site, members) if doc.is_sepa else (),
     )
     verdict = _verdict(validate_payment_entry(doc, ctx), members)
@@ -131,6 +134,18 @@ def _payment_verdict(conn: Connection, site: str, doc: PaymentEntry, waited: dt.
                 allocated[ref.reference_name] = allocated.get(ref.reference_name, Decimal(0)) + ref.allocated_amount
         verdict.ends_reminders = close_settled(conn, site, reminders_ended_by(allocated, ctx.invoices))
     return verdict
+
+
+def _balance(invoice: Row) -> InvoiceBalance:
+    """A referenced invoice for validation: what it owes is computed from the ledger's sums (bug B7)."""
+    return InvoiceBalance(
+        name=invoice.name,
+        customer=invoice.customer,
+        docstatus=invoice.docstatus,
+        outstanding=outstanding_of(invoice.grand_total, invoice.paid, invoice.credited),
+        member=invoice.member,
+        reminding=invoice.reminding,
+    )
 
 
 def _cancellation_verdict(conn: Connection, site: str, doc: PaymentEntry | SalesInvoice) -> Verdict:

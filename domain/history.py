@@ -1,13 +1,17 @@
-"""The member payment history projection (docs/business-rules.md §3): rebuilt from ledger facts, never patched."""
+"""The member payment history projection and the member summary (docs/business-rules.md §3): rebuilt from ledger
+facts, never patched."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from domain.balances import outstanding_of, owes, signed_amount
+from domain.mandates import MandateState, usable_count
 
 HISTORY_LIMIT = 20
 
@@ -16,7 +20,7 @@ PaymentStatus = Literal["Draft", "Cancelled", "Paid", "Overdue", "Partially Paid
 
 @dataclass(frozen=True)
 class Allocation:
-    """One submitted, non-cancelled payment's allocation to an invoice."""
+    """One submitted, non-cancelled payment's allocation to an invoice (negative for money paid back)."""
 
     payment: str
     posting_date: dt.date
@@ -70,11 +74,6 @@ class HistoryRow(BaseModel):
     mandate_reference: str | None
 
 
-def outstanding_of(grand_total: Decimal, paid: Decimal, credited: Decimal) -> Decimal:
-    """Computed, never stored: grand total − submitted allocations − submitted credit notes (bug B7)."""
-    return grand_total - paid - credited
-
-
 def payment_status(
     *,
     docstatus: int,
@@ -89,7 +88,7 @@ def payment_status(
         return "Draft"
     if docstatus == 2:
         return "Cancelled"
-    if outstanding <= 0:
+    if not owes(outstanding):
         return "Paid"
     if due_date is not None and due_date < today:
         return "Overdue"
@@ -174,3 +173,48 @@ HISTORY_FIELDS: tuple[str, ...] = tuple(HistoryRow.model_fields)
 def as_tuple(row: HistoryRow) -> tuple[object, ...]:
     """Field values in declaration order, which is the ledger's column order."""
     return tuple(row.__dict__[f] for f in HISTORY_FIELDS)
+
+
+@dataclass(frozen=True)
+class SummaryInvoice:
+    """A submitted invoice (not a credit note) of the member's customer, with the ledger's sums against it."""
+
+    posting_date: dt.date
+    grand_total: Decimal
+    paid: Decimal
+    credited: Decimal
+
+
+@dataclass(frozen=True)
+class SummaryPayment:
+    """A submitted payment of the member's customer: received (Receive) or paid back (Pay)."""
+
+    payment_type: str
+    posting_date: dt.date
+    paid_amount: Decimal
+
+
+@dataclass(frozen=True)
+class SummaryFacts:
+    member: str
+    invoices: tuple[SummaryInvoice, ...] = ()
+    payments: tuple[SummaryPayment, ...] = ()
+    mandates: tuple[MandateState, ...] = ()  # the member's own
+
+
+def summarise(facts: SummaryFacts, *, today: dt.date) -> dict[str, Any]:
+    """The member summary: each figure from its own facts, so nothing multiplies a sum (bug B14)."""
+    outstanding = [outstanding_of(i.grand_total, i.paid, i.credited) for i in facts.invoices]
+    owed = [amount for amount in outstanding if owes(amount)]
+    received = [p.posting_date for p in facts.payments if p.payment_type == "Receive"]
+    return {
+        "member": facts.member,
+        "total_invoices": len(facts.invoices),
+        "unpaid_invoices": len(owed),
+        "total_invoiced": sum((i.grand_total for i in facts.invoices), Decimal(0)),
+        "total_outstanding": sum(owed, Decimal(0)),
+        "total_paid": sum((signed_amount(p.payment_type, p.paid_amount) for p in facts.payments), Decimal(0)),
+        "last_payment_date": max(received, default=None),
+        "last_invoice_date": max((i.posting_date for i in facts.invoices), default=None),
+        "active_mandates": usable_count(facts.mandates, today),
+    }

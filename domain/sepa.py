@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from domain.validation import MandateState
+from domain.mandates import MandateState
 
 SequenceState = str  # FRST, RCUR or CLOSED
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from domain.contracts import PaymentEntry, SalesInvoice
+from domain.mandates import MandateState
 from domain.verdicts import FieldError
 
 KNOWN_MODES_OF_PAYMENT = frozenset(
@@ -37,17 +38,6 @@ class InvoiceBalance:
     member: str | None = None
     # The invoice's reminder flow is running (its dunning case is open).
     reminding: bool = False
-
-
-@dataclass(frozen=True)
-class MandateState:
-    mandate_id: str
-    member: str
-    status: str
-    expiry_date: dt.date | None
-
-    def usable_on(self, day: dt.date) -> bool:
-        return self.status == "Active" and (self.expiry_date is None or self.expiry_date >= day)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Reading and writing the replicated ERP documents (invoices, payments) and the context step 1 needs."""
+"""Reading and writing the replicated ERP documents (invoices, payments) and the context step 1 needs.
+
+What an invoice owes is ``domain.balances``' rule over the sums read here; ``outstanding_of_invoice`` and ``owes``
+are its SQL twins, for reads that filter or total many invoices in one statement."""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from domain.contracts import PaymentEntry, SalesInvoice
 from domain.errors import BusinessRuleViolation
+from domain.mandates import MandateState
 from domain.reminders import OPEN_STATES
-from domain.validation import InvoiceBalance, MandateState
 from ledger.schema import (
     customers,
     dunning_cases,
@@ -22,20 +25,13 @@ from ledger.schema import (
     payments,
 )
 
-
-def signed_allocation() -> ColumnElement[Decimal]:
-    """Money received counts for the invoice; money paid back against it (a SEPA return) counts against it."""
-    return case(
-        (payments.c.payment_type == "Pay", -payment_allocations.c.allocated_amount),
-        else_=payment_allocations.c.allocated_amount,
-    )
-
-
 # Allocations with the payment they belong to (whose docstatus and type decide whether they count).
 ALLOCATIONS_WITH_PAYMENTS = payment_allocations.join(
     payments,
     and_(payments.c.site == payment_allocations.c.site, payments.c.name == payment_allocations.c.payment),
 )
+# An allocation counts for its invoice while its payment is submitted: cancelled payments never count (bug B11).
+COUNTED_ALLOCATION = and_(payment_allocations.c.reference_doctype == "Sales Invoice", payments.c.docstatus == 1)
 
 
 def lock_payment(conn: Connection, site: str, name: str) -> Row:
@@ -50,21 +46,22 @@ def lock_payment(conn: Connection, site: str, name: str) -> Row:
 
 
 def paid_to_invoice(*, excluding_payment: bool = False) -> ScalarSelect[Decimal]:
-    """Σ allocations to ``invoices.c.name`` from submitted (docstatus 1) payments; cancelled ones never count."""
+    """Σ allocations to ``invoices.c.name`` from submitted payments, signed as ``domain.balances.signed_amount``
+    signs them (its SQL twin: money paid back counts against the invoice)."""
     cond = [
         payment_allocations.c.site == invoices.c.site,
-        payment_allocations.c.reference_doctype == "Sales Invoice",
         payment_allocations.c.reference_name == invoices.c.name,
-        payments.c.docstatus == 1,
+        COUNTED_ALLOCATION,
     ]
     if excluding_payment:
         # Step 1 may run again for the same payment (local activity retry): its own allocation must not count.
         cond.append(payments.c.name != bindparam("exclude_payment"))
+    signed = case(
+        (payments.c.payment_type == "Pay", -payment_allocations.c.allocated_amount),
+        else_=payment_allocations.c.allocated_amount,
+    )
     return (
-        select(func.coalesce(func.sum(signed_allocation()), 0))
-        .select_from(ALLOCATIONS_WITH_PAYMENTS)
-        .where(*cond)
-        .scalar_subquery()
+        select(func.coalesce(func.sum(signed), 0)).select_from(ALLOCATIONS_WITH_PAYMENTS).where(*cond).scalar_subquery()
     )
 
 
@@ -83,9 +80,15 @@ def credited_to_invoice() -> ScalarSelect[Decimal]:
     )
 
 
-def outstanding_of_invoice(*, excluding_payment: bool = False) -> ColumnElement[Decimal]:
-    """Grand total − submitted payments' allocations − submitted credit notes, for ``invoices.c.name``."""
-    return invoices.c.grand_total - paid_to_invoice(excluding_payment=excluding_payment) - credited_to_invoice()
+def outstanding_of_invoice() -> ColumnElement[Decimal]:
+    """The SQL twin of ``domain.balances.outstanding_of`` for ``invoices.c.name``, only for reads that filter or
+    total many invoices in one statement; everything else takes the sums and applies the domain rule."""
+    return invoices.c.grand_total - paid_to_invoice() - credited_to_invoice()
+
+
+def owes(outstanding: ColumnElement[Decimal]) -> ColumnElement[bool]:
+    """The SQL twin of ``domain.balances.owes``."""
+    return outstanding > 0
 
 
 _NAMES = bindparam("names", expanding=True)
@@ -104,37 +107,31 @@ _REMINDING = (
     )
     .exists()
 )
-_BALANCES = select(
+_INVOICE_SUMS = select(
     invoices.c.name,
     invoices.c.customer,
     invoices.c.docstatus,
     invoices.c.member,
-    outstanding_of_invoice(excluding_payment=True),
-    _REMINDING,
+    invoices.c.grand_total,
+    paid_to_invoice(excluding_payment=True).label("paid"),
+    credited_to_invoice().label("credited"),
+    _REMINDING.label("reminding"),
 ).where(invoices.c.site == bindparam("site"), invoices.c.name.in_(_NAMES))
 
 
-def invoice_balances(
+def referenced_invoices(
     conn: Connection, site: str, names: list[str], *, exclude_payment: str | None = None, lock: bool = False
-) -> dict[str, InvoiceBalance]:
-    """Outstanding amounts computed from the ledger (never a stored field: bug B7, docs/business-rules.md)."""
+) -> list[Row]:
+    """The invoices a payment references, with the sums their outstanding amounts are computed from (never a stored
+    field: bug B7): ``grand_total``, ``paid`` (not counting ``exclude_payment``), ``credited``; and ``reminding``
+    (their dunning case is open)."""
     if not names:
-        return {}
+        return []
     params = {"site": site, "names": sorted(set(names)), "exclude_payment": exclude_payment or ""}
     if lock:
         # Serialises concurrent payments against one invoice so two cannot both take its last euro.
         conn.execute(_LOCK_INVOICES, params)
-    return {
-        r.name: InvoiceBalance(
-            name=r.name,
-            customer=r.customer,
-            docstatus=r.docstatus,
-            outstanding=Decimal(r[4]),
-            member=r.member,
-            reminding=bool(r[5]),
-        )
-        for r in conn.execute(_BALANCES, params)
-    }
+    return list(conn.execute(_INVOICE_SUMS, params))
 
 
 _CUSTOMER_MEMBERS = (

@@ -1,4 +1,5 @@
-"""Member history: fetch the facts in a constant number of queries, store the projection, read it back.
+"""Member history: fetch the facts in a constant number of queries, store the projection, read it back; and the
+facts of the member summary. The rules that turn facts into rows and figures are in ``domain/history.py``.
 
 Concurrent rebuilds of one member serialise on a transaction-level advisory lock taken before anything is read,
 so the last writer always wrote what a from-scratch rebuild would produce (bugs B1/B2/B13).
@@ -11,24 +12,34 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from domain.balances import signed_amount
 from domain.history import (
     HISTORY_FIELDS,
     HISTORY_LIMIT,
     Allocation,
     HistoryRow,
     InvoiceFacts,
+    SummaryFacts,
+    SummaryInvoice,
+    SummaryPayment,
     UnreconciledPayment,
     as_tuple,
+    summarise,
 )
 from ledger.db import advisory_xact_lock
-from ledger.documents import ALLOCATIONS_WITH_PAYMENTS, credited_to_invoice, paid_to_invoice, signed_allocation
+from ledger.documents import (
+    ALLOCATIONS_WITH_PAYMENTS,
+    COUNTED_ALLOCATION,
+    credited_to_invoice,
+    mandates_of,
+    paid_to_invoice,
+)
 from ledger.schema import (
     invoices,
     mandate_usages,
-    mandates,
     member_history,
     members,
     payment_allocations,
@@ -87,14 +98,14 @@ _ALLOCATIONS = (
         payments.c.name,
         payments.c.posting_date,
         payments.c.mode_of_payment,
-        signed_allocation(),
+        payments.c.payment_type,
+        payment_allocations.c.allocated_amount,
     )
     .select_from(ALLOCATIONS_WITH_PAYMENTS)
     .where(
         payment_allocations.c.site == bindparam("site"),
-        payment_allocations.c.reference_doctype == "Sales Invoice",
         payment_allocations.c.reference_name.in_(_NAMES),
-        payments.c.docstatus == 1,  # bug B11 counted cancelled payments
+        COUNTED_ALLOCATION,  # bug B11 counted cancelled payments
     )
 )
 _RET = invoices.alias("ret")
@@ -157,8 +168,9 @@ def history_facts(conn: Connection, site: str, customer: str) -> tuple[list[Invo
     if names:
         by_names = {"site": site, "names": names}
         for r in conn.execute(_ALLOCATIONS, by_names):
+            amount = signed_amount(r.payment_type, r.allocated_amount)
             allocations.setdefault(r.reference_name, []).append(
-                Allocation(r.name, r.posting_date, r.mode_of_payment, r[4])
+                Allocation(r.name, r.posting_date, r.mode_of_payment, amount)
             )
         credited = {r[0]: r[1] for r in conn.execute(_CREDITS, by_names)}
         collected = {r[0]: r[1] for r in conn.execute(_COLLECTED, by_names)}
@@ -219,67 +231,43 @@ def read_history(conn: Connection, site: str, member: str) -> list[HistoryRow]:
     return [HistoryRow.model_validate(dict(r)) for r in rows]
 
 
-def member_summary(conn: Connection, site: str, member: str, *, today: dt.date) -> dict[str, Any]:
-    """Financial summary over all submitted invoices of the member's customer.
+_SUMMARY_INVOICES = select(
+    invoices.c.posting_date,
+    invoices.c.grand_total,
+    paid_to_invoice().label("paid"),
+    credited_to_invoice().label("credited"),
+).where(
+    invoices.c.site == bindparam("site"),
+    invoices.c.customer == bindparam("customer"),
+    invoices.c.is_return.is_(False),
+    invoices.c.docstatus == 1,
+)
+_SUMMARY_PAYMENTS = select(payments.c.payment_type, payments.c.posting_date, payments.c.paid_amount).where(
+    payments.c.site == bindparam("site"),
+    payments.c.party_type == "Customer",
+    payments.c.party == bindparam("customer"),
+    payments.c.payment_type.in_(("Receive", "Pay")),
+    payments.c.docstatus == 1,
+)
 
-    Each figure comes from its own aggregate subquery: joining invoices × payments would multiply sums (bug B14).
+
+def summary_facts(conn: Connection, site: str, member: str) -> SummaryFacts:
+    """What the member summary is computed from: every submitted invoice (not credit notes) of the member's customer
+    with the sums against it, the customer's submitted payments received or paid back, the member's mandates.
+
+    Each comes from its own query: joining invoices × payments would multiply sums (bug B14).
     """
     customer = member_customer(conn, site, member)
-    paid_per_invoice = paid_to_invoice()
-    credited_per_invoice = credited_to_invoice()
-    per_invoice = (
-        select(
-            invoices.c.grand_total,
-            invoices.c.posting_date,
-            paid_per_invoice.label("paid"),
-            (invoices.c.grand_total - paid_per_invoice - credited_per_invoice).label("outstanding"),
-        )
-        .where(
-            invoices.c.site == site,
-            invoices.c.customer == customer,
-            invoices.c.is_return.is_(False),
-            invoices.c.docstatus == 1,
-        )
-        .subquery()
+    keys = {"site": site, "customer": customer}
+    return SummaryFacts(
+        member=member,
+        invoices=tuple(SummaryInvoice(*r) for r in conn.execute(_SUMMARY_INVOICES, keys)),
+        payments=tuple(SummaryPayment(*r) for r in conn.execute(_SUMMARY_PAYMENTS, keys)),
+        mandates=mandates_of(conn, site, (member,)),
     )
-    inv = conn.execute(
-        select(
-            func.count(),
-            func.count().filter(per_invoice.c.outstanding > 0),
-            func.coalesce(func.sum(per_invoice.c.grand_total), 0),
-            func.coalesce(func.sum(case((per_invoice.c.outstanding > 0, per_invoice.c.outstanding), else_=0)), 0),
-            func.max(per_invoice.c.posting_date),
-        )
-    ).one()
-    received = case((payments.c.payment_type == "Pay", -payments.c.paid_amount), else_=payments.c.paid_amount)
-    pay = conn.execute(
-        select(
-            func.coalesce(func.sum(received), 0),
-            func.max(payments.c.posting_date).filter(payments.c.payment_type == "Receive"),
-        ).where(
-            payments.c.site == site,
-            payments.c.party_type == "Customer",
-            payments.c.party == customer,
-            payments.c.payment_type.in_(("Receive", "Pay")),
-            payments.c.docstatus == 1,
-        )
-    ).one()
-    active_mandates = conn.execute(
-        select(func.count()).where(
-            mandates.c.site == site,
-            mandates.c.member == member,
-            mandates.c.status == "Active",
-            (mandates.c.expiry_date.is_(None)) | (mandates.c.expiry_date >= today),
-        )
-    ).scalar_one()
-    return {
-        "member": member,
-        "total_invoices": inv[0],
-        "unpaid_invoices": inv[1],
-        "total_invoiced": Decimal(inv[2]),
-        "total_outstanding": Decimal(inv[3]),
-        "total_paid": Decimal(pay[0]),
-        "last_payment_date": pay[1],
-        "last_invoice_date": inv[4],
-        "active_mandates": active_mandates,
-    }
+
+
+def member_summary(conn: Connection, site: str, member: str, *, today: dt.date) -> dict[str, Any]:
+    """Financial summary over all submitted invoices of the member's customer, for the read API
+    (``starter/reads.py``): the ledger's facts through ``domain.history.summarise``."""
+    return summarise(summary_facts(conn, site, member), today=today)

@@ -12,18 +12,11 @@ from sqlalchemy import Connection, Row, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from domain import audit_keys
+from domain.balances import InvoiceStanding
 from domain.reminders import CLOSED_STATES, OPEN_STATES, CaseState, ReminderView
 from ledger import audit
-from ledger.documents import credited_to_invoice, outstanding_of_invoice
+from ledger.documents import credited_to_invoice, outstanding_of_invoice, owes, paid_to_invoice
 from ledger.schema import dunning_cases, invoices, members, reminder_messages
-
-
-@dataclass(frozen=True)
-class InvoiceStanding:
-    docstatus: int
-    due_date: dt.date
-    outstanding: Decimal
-    credited: Decimal
 
 
 @dataclass(frozen=True)
@@ -61,17 +54,19 @@ def lock_case(conn: Connection, site: str, invoice: str) -> Row | None:
 _STANDING = select(
     invoices.c.docstatus,
     func.coalesce(invoices.c.due_date, invoices.c.posting_date).label("due_date"),
-    outstanding_of_invoice().label("outstanding"),
+    invoices.c.grand_total,
+    paid_to_invoice().label("paid"),
     credited_to_invoice().label("credited"),
 )
 
 
 def invoice_standing(conn: Connection, site: str, invoice: str) -> InvoiceStanding | None:
-    """What the invoice still owes, computed from the ledger's payments and credit notes (never a stored field)."""
+    """The invoice with the ledger's sums of its payments and credit notes (what it owes is computed from them,
+    never a stored field)."""
     row = conn.execute(_STANDING.where(invoices.c.site == site, invoices.c.name == invoice)).first()
     if row is None:
         return None
-    return InvoiceStanding(row.docstatus, row.due_date, Decimal(row.outstanding), Decimal(row.credited))
+    return InvoiceStanding(row.docstatus, row.due_date, row.grand_total, Decimal(row.paid), Decimal(row.credited))
 
 
 def contact(conn: Connection, site: str, member: str) -> Contact | None:
@@ -183,7 +178,7 @@ def open_invoices(conn: Connection, site: str, on_date: dt.date) -> list[dict[st
         )
         .subquery()
     )
-    rows = conn.execute(select(inner).where(inner.c.outstanding > 0).order_by(inner.c.member, inner.c.due_date))
+    rows = conn.execute(select(inner).where(owes(inner.c.outstanding)).order_by(inner.c.member, inner.c.due_date))
     return [dict(r._mapping) for r in rows]
 
 

@@ -15,7 +15,7 @@ from domain.errors import BusinessRuleViolation
 from domain.sepa import sequence_type_for, state_after_collection, usage_problem
 from domain.sepa_returns import DEFAULT_OFFSETS, ReturnDecision, decide
 from domain.validation import MandateState
-from ledger.documents import outstanding_of_invoice
+from ledger.documents import outstanding_of_invoice, owes
 from ledger.schema import collection_retries, invoices, mandate_usages, mandates, members, payment_allocations
 
 
@@ -281,7 +281,7 @@ def due_collection_retries(conn: Connection, site: str, on_date: dt.date) -> lis
         )
         .subquery()
     )
-    rows = conn.execute(select(inner).where(inner.c.outstanding > 0).order_by(inner.c.due_date, inner.c.invoice))
+    rows = conn.execute(select(inner).where(owes(inner.c.outstanding)).order_by(inner.c.due_date, inner.c.invoice))
     return [dict(r._mapping) for r in rows]
 
 

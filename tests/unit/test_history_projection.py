@@ -1,7 +1,7 @@
 """Unit tests of pure logic: the member payment history projection of docs/business-rules.md §3 (``domain.history``).
 
-No database, no network: the ledger facts (``InvoiceFacts``, ``Allocation``, ``UnreconciledPayment``) are built here
-and fed to ``project_history`` / ``payment_status``.
+No database, no network: the ledger facts (``InvoiceFacts``, ``Allocation``, ``UnreconciledPayment``,
+``SummaryFacts``) are built here and fed to ``project_history`` / ``payment_status`` / ``summarise``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,15 @@ from domain.history import (
     Allocation,
     HistoryRow,
     InvoiceFacts,
+    SummaryFacts,
+    SummaryInvoice,
+    SummaryPayment,
     UnreconciledPayment,
-    outstanding_of,
     payment_status,
     project_history,
+    summarise,
 )
+from domain.mandates import MandateState
 
 TODAY = dt.date(2025, 4, 15)
 D = Decimal
@@ -217,8 +221,9 @@ def test_fully_credited_invoice_is_settled() -> None:
     assert row.reconciled is False  # no payment exists
 
 
-def test_outstanding_of_subtracts_payments_and_credit_notes() -> None:
-    assert outstanding_of(D("45.00"), D("20.00"), D("5.00")) == D("20.00")
+def test_outstanding_subtracts_payments_and_credit_notes() -> None:
+    row = _one_row(_invoice(total="45.00", allocations=(_alloc("PAY-1", TODAY, "20.00"),), credited="5.00"))
+    assert (row.outstanding_amount, row.paid_amount) == (D("20.00"), D("20.00"))
 
 
 def test_draft_and_cancelled_invoices_keep_their_status() -> None:
@@ -379,3 +384,65 @@ def test_today_moves_an_unpaid_invoice_into_overdue() -> None:
     facts = _invoice(due=dt.date(2025, 4, 30))
     assert _one_row(facts, today=dt.date(2025, 4, 30)).payment_status == "Unpaid"
     assert _one_row(facts, today=dt.date(2025, 5, 1)).payment_status == "Overdue"
+
+
+# ---- summarise: the member summary ---------------------------------------------------------------------------------
+
+
+def _summary_invoice(day: dt.date, total: str, paid: str = "0", credited: str = "0") -> SummaryInvoice:
+    return SummaryInvoice(posting_date=day, grand_total=D(total), paid=D(paid), credited=D(credited))
+
+
+def test_summary_of_a_member_without_invoices_payments_or_mandates() -> None:
+    assert summarise(SummaryFacts(member="M1"), today=TODAY) == {
+        "member": "M1",
+        "total_invoices": 0,
+        "unpaid_invoices": 0,
+        "total_invoiced": D(0),
+        "total_outstanding": D(0),
+        "total_paid": D(0),
+        "last_payment_date": None,
+        "last_invoice_date": None,
+        "active_mandates": 0,
+    }
+
+
+def test_summary_counts_only_invoices_that_still_owe_and_totals_their_positive_outstanding() -> None:
+    facts = SummaryFacts(
+        member="M1",
+        invoices=(
+            _summary_invoice(dt.date(2025, 1, 1), "15.00"),  # owes 15
+            _summary_invoice(dt.date(2025, 2, 1), "15.00", paid="10.00"),  # owes 5
+            _summary_invoice(dt.date(2025, 3, 1), "15.00", paid="15.00"),  # settled
+            _summary_invoice(dt.date(2025, 3, 2), "15.00", paid="10.00", credited="15.00"),  # overpaid: -10
+        ),
+    )
+    summary = summarise(facts, today=TODAY)
+    assert (summary["total_invoices"], summary["unpaid_invoices"]) == (4, 2)
+    assert str(summary["total_invoiced"]) == "60.00"
+    assert str(summary["total_outstanding"]) == "20.00"  # the overpaid invoice does not lower it
+    assert summary["last_invoice_date"] == dt.date(2025, 3, 2)
+
+
+def test_summary_counts_money_paid_back_against_what_was_paid() -> None:
+    facts = SummaryFacts(
+        member="M1",
+        payments=(
+            SummaryPayment("Receive", dt.date(2025, 3, 1), D("15.00")),
+            SummaryPayment("Receive", dt.date(2025, 2, 1), D("15.00")),
+            SummaryPayment("Pay", dt.date(2025, 3, 9), D("15.00")),  # a SEPA return
+        ),
+    )
+    summary = summarise(facts, today=TODAY)
+    assert str(summary["total_paid"]) == "15.00"
+    assert summary["last_payment_date"] == dt.date(2025, 3, 1)  # the newest received, not the return
+
+
+def test_summary_counts_the_mandates_usable_today() -> None:
+    mandates = (
+        MandateState("MD-1", "M1", "Active", None),
+        MandateState("MD-2", "M1", "Active", TODAY),  # expires today: still usable
+        MandateState("MD-3", "M1", "Active", TODAY - dt.timedelta(days=1)),
+        MandateState("MD-4", "M1", "Suspended", None),
+    )
+    assert summarise(SummaryFacts(member="M1", mandates=mandates), today=TODAY)["active_mandates"] == 2

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
+from domain.mandates import MandateState
 from domain.sepa import sequence_type_for, state_after_collection, usage_problem
-from domain.validation import MandateState
 
 DAY = dt.date(2025, 4, 2)
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from domain.contracts import PaymentEntry, SalesInvoice
+from domain.mandates import MandateState
 from domain.validation import (
     KNOWN_MODES_OF_PAYMENT,
     InvoiceBalance,
     InvoiceContext,
-    MandateState,
     PaymentContext,
     validate_payment_entry,
     validate_sales_invoice,
