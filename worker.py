@@ -1,7 +1,8 @@
-"""duesflow worker process: one engine, one Redis client, one Temporal client; workers per task queue.
+"""duesflow worker process: one engine, one Redis client, one Temporal client; a worker per role.
 
-The workflow queue carries workflow tasks and step 1 (a local activity), so the ERP-facing verdict never waits
-behind background work; the background queue carries the retrying steps. Run both (the default) or one of them.
+One task queue, two roles: the workflow role polls its workflow tasks and runs step 1 (a local activity), so the
+ERP-facing verdict never waits behind background work; the background role polls its activity tasks, the retrying
+steps. Run both (the default) or one of them.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from starter.connection import connect_temporal
 from starter.schedules import ensure_schedules
 from workflows.payment_entry import PaymentEntryWorkflow
 from workflows.reminders import ReminderWorkflow
+from workflows.retry_scaling import RetryScaling
 from workflows.sales_invoice import SalesInvoiceWorkflow
 from workflows.upkeep import UpkeepWorkflow
 
@@ -157,15 +159,19 @@ def queue_workers(
     step1: Sequence[Callable[..., Any]],
     background: Sequence[Callable[..., Any]],
 ) -> list[Worker]:
-    """The layout of the two task queues with their limits (the benchmark's engine floor reuses it)."""
+    """The two roles on the task queue with their limits (the benchmark's engine floor reuses it)."""
     workers = []
     if role in ("all", "workflows"):
+        scaling = [RetryScaling(settings.retry_interval_scale)] if settings.retry_interval_scale != 1.0 else []
         workers.append(
             Worker(
                 client,
-                task_queue=settings.workflow_task_queue,
+                task_queue=settings.task_queue,
                 workflows=workflows,
                 activities=step1,
+                # Step 1 only, as a local activity: background steps are the background role's.
+                no_remote_activities=True,
+                interceptors=scaling,
                 activity_executor=pools.step1,
                 max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
                 max_concurrent_local_activities=settings.max_concurrent_activities,
@@ -175,7 +181,7 @@ def queue_workers(
         workers.append(
             Worker(
                 client,
-                task_queue=settings.background_task_queue,
+                task_queue=settings.task_queue,
                 activities=background,
                 activity_executor=pools.background,
                 max_concurrent_activities=settings.max_concurrent_activities,
@@ -219,7 +225,7 @@ async def run(
 async def serve(workers: list[Worker], stop: asyncio.Event, label: str) -> None:
     """Run the workers until ``stop`` is set or one of them fails; shut all of them down either way."""
     tasks = [asyncio.create_task(w.run()) for w in workers]
-    log.info("worker running (%s) on %s", label, ", ".join(w.task_queue for w in workers))
+    log.info("worker running (%s) on task queue %s", label, ", ".join(sorted({w.task_queue for w in workers})))
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
@@ -272,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--role",
         choices=["all", "workflows", "background"],
         default="all",
-        help="which task queues to serve (default: all: the workflow role in this process and the background "
+        help="which role to serve (default: all: the workflow role in this process and the background "
         "role in a child process at lower CPU priority). Stopping the background role pauses background steps "
         "without losing them; verdicts keep working.",
     )

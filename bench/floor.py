@@ -2,9 +2,9 @@
 
 Same shape as duesflow's payment pipeline: the ``verdict`` update (Update-With-Start target) is answered after a
 local activity in the first workflow task; then, for a SEPA payment, one "sepa" activity; then one "history" activity
-per member of the customer and one "analytics" activity in parallel, then a "notify" activity, all on the background
-task queue with the same options (timeouts, retry policies, priorities, summaries). What it leaves out is duesflow's
-own work: the ledger, the search-attribute upserts and the progress bookkeeping.
+per member of the customer and one "analytics" activity in parallel, then a "notify" activity, all for the
+background role with the same options (timeouts, retry policies, priorities, summaries). What it leaves out is
+duesflow's own work: the ledger, the search-attribute upserts and the progress bookkeeping.
 
 Deterministic and free of entry code.
 """
@@ -28,9 +28,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.contracts import PaymentEntry
     from domain.messages import PipelineResult, StepInput, StepProgress, StepResult
-    from domain.priorities import Level
+    from domain.priorities import BOOKKEEPING_BUDGET, BOOKKEEPING_LEVEL, STEP_BUDGETS, VERDICT_BUDGET, Level
     from domain.verdicts import Verdict
-    from workflows.pipeline import VALIDATE_RETRY, retry_policy
+    from workflows.retries import retry_policy
 
 
 # Unsandboxed like duesflow's pipelines, so the comparison stays like for like.
@@ -47,7 +47,7 @@ class FloorWorkflow:
             inp,
             start_to_close_timeout=timedelta(seconds=10),
             schedule_to_close_timeout=timedelta(hours=24),
-            retry_policy=VALIDATE_RETRY,
+            retry_policy=retry_policy(VERDICT_BUDGET),
         )
         doc = sub.document
 
@@ -59,9 +59,8 @@ class FloorWorkflow:
                 fn,  # type: ignore[call-overload]
                 arg,
                 activity_id=name,
-                task_queue=sub.background_task_queue,
                 start_to_close_timeout=timedelta(seconds=60),
-                retry_policy=retry_policy(level, sub.retry_interval_scale),
+                retry_policy=retry_policy(STEP_BUDGETS.get(level, BOOKKEEPING_BUDGET)),
                 priority=Priority(priority_key=int(level)),
                 summary=summary,
             )
@@ -76,7 +75,7 @@ class FloorWorkflow:
         parallel.append(step("analytics", floor_analytics, step_input(), Level.LOW, "payment analytics"))
         results += await asyncio.gather(*parallel)
         # duesflow's pipelines end by notifying the submitter (docs/business-rules.md §8): one more activity, at HIGH.
-        await step("notify", floor_notify, step_input(), Level.HIGH, "notify submitter: completed")
+        await step("notify", floor_notify, step_input(), BOOKKEEPING_LEVEL, "notify submitter: completed")
         steps = [StepProgress(name=r.step, status="done", attempts=r.attempt, detail=r.detail) for r in results]
         return PipelineResult(verdict=self._verdict, steps=steps)
 

@@ -1035,14 +1035,8 @@ async def amain(args: argparse.Namespace) -> int:
             # A benchmark run must not be joined by a daily upkeep job.
             "upkeep_schedules": False,
         }
-        settings = Settings(
-            **common, workflow_task_queue=f"bench-{run}-workflows", background_task_queue=f"bench-{run}-background"
-        )
-        floor_settings = Settings(
-            **common,
-            workflow_task_queue=f"bench-{run}-floor-workflows",
-            background_task_queue=f"bench-{run}-floor-background",
-        )
+        settings = Settings(**common, task_queue=f"bench-{run}")
+        floor_settings = Settings(**common, task_queue=f"bench-{run}-floor")
 
         # Workers in their own processes, with the same settings (concurrency limits, thread pool, DB pool).
         roles = ("workflows", "background") if args.split_roles else ("all",)
@@ -1052,8 +1046,7 @@ async def amain(args: argparse.Namespace) -> int:
                 "DUESFLOW_TEMPORAL_NAMESPACE": s.temporal_namespace,
                 "DUESFLOW_DATABASE_URL": s.database_url,
                 "DUESFLOW_REDIS_URL": s.redis_url,
-                "DUESFLOW_WORKFLOW_TASK_QUEUE": s.workflow_task_queue,
-                "DUESFLOW_BACKGROUND_TASK_QUEUE": s.background_task_queue,
+                "DUESFLOW_TASK_QUEUE": s.task_queue,
             }
             workers[label] = [
                 WorkerProcess(f"{label} ({role})", module, env, workdir / f"{label}-{role}.log", role_args(role))

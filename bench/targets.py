@@ -93,8 +93,6 @@ class FloorTarget:
                 site=self.site,
                 user=self.user,
                 document=parsed,
-                background_task_queue=self.settings.background_task_queue,
-                retry_interval_scale=self.settings.retry_interval_scale,
             ),
             members=self.members_of(doc),
         )
@@ -102,7 +100,7 @@ class FloorTarget:
             FloorWorkflow.run,
             inp,
             id=wid,
-            task_queue=self.settings.workflow_task_queue,
+            task_queue=self.settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(

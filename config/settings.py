@@ -35,15 +35,16 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the ledger (psycopg 3 driver)",
     )
     redis_url: str = "redis://127.0.0.1:6379/0"
-    workflow_task_queue: str = Field("duesflow-workflows", min_length=1)
-    background_task_queue: str = Field("duesflow-background", min_length=1)
+    # One name, two sides: workflow tasks and step 1 are polled by the workflow role, background steps (activity
+    # tasks) by the background role (docs/decisions/0008-two-queues-two-processes-niced-background.md).
+    task_queue: str = Field("duesflow", min_length=1, description="the task queue of workflows and their steps")
     site: str = Field("default.duesflow.local", min_length=1, description="default ERP site name")
     currency: str = Field("EUR", pattern=r"^[A-Z]{3}$", description="the ledger's currency")
     verdict_timeout_seconds: float = Field(5.0, gt=0, description="how long submit waits for step 1")
     max_concurrent_activities: int = Field(8, ge=1, le=256)
     max_concurrent_workflow_tasks: int = Field(32, ge=1, le=1024)
     retry_interval_scale: float = Field(
-        1.0, gt=0, le=10, description="multiplies every retry interval (tests shrink it)"
+        1.0, gt=0, le=10, description="the worker multiplies every retry interval of a background step by it (tests)"
     )
 
     # Reminders (docs/business-rules.md §6). Durations: ISO 8601 (P7D, PT30S) or seconds. Running flows keep the
@@ -205,6 +206,8 @@ _OTHER_PREFIXES = ("DUESFLOW_TEST_", "DUESFLOW_RECORD_")
 _RETIRED = {
     "DB_POOL_SIZE": "the worker sizes its pool to its activity threads",
     "TEMPORAL_UI_URL": "nothing read it; the stack prints its Web UI address",
+    "WORKFLOW_TASK_QUEUE": "one task queue serves workflows and background steps: set DUESFLOW_TASK_QUEUE",
+    "BACKGROUND_TASK_QUEUE": "one task queue serves workflows and background steps: set DUESFLOW_TASK_QUEUE",
 }
 
 

@@ -19,9 +19,6 @@ class SubmissionInput(BaseModel):
     site: str
     user: str
     document: Document
-    background_task_queue: str = "duesflow-background"
-    # Tests shrink the retry intervals of docs/business-rules.md §7; production keeps 1.0.
-    retry_interval_scale: float = 1.0
     # Absent from inputs recorded before reminders existed: the default keeps them readable.
     reminder_policy: ReminderPolicy = ReminderPolicy()
     # Pseudonym of ``user`` (domain.users.user_key) for search attributes and notification channels.

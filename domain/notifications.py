@@ -48,6 +48,11 @@ def channel(deployment: str, redis_db: int, site: str, user_key: str) -> str:
     return f"duesflow:{deployment}:db{redis_db}:notifications:{site}:{user_key}"
 
 
+def notifies(kind: NoticeKind, *, bulk: bool) -> bool:
+    """A backfill of thousands of documents tells its user only what needs a look, not every success."""
+    return not (bulk and kind == "completed")
+
+
 def _steps(n: int) -> str:
     return f"{n} step" if n == 1 else f"{n} steps"
 

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.reminders import FINAL_LEVEL, LEVEL_TITLES, days_overdue
+
 Language = Literal["nl", "en"]
 
 _MONTHS_EN = [
@@ -58,7 +60,7 @@ class ReminderContent(BaseModel):
 
     @property
     def days_overdue(self) -> int:
-        return max((self.on_date - self.due_date).days, 0)
+        return days_overdue(self.due_date, self.on_date)
 
 
 class Mail(BaseModel):
@@ -84,7 +86,7 @@ def format_date(day: dt.date, language: Language) -> str:
 
 _SUBJECTS: dict[Language, dict[int, str]] = {
     "nl": {1: "Vriendelijke herinnering", 2: "Dringende herinnering", 3: "Laatste aanmaning"},
-    "en": {1: "Friendly Reminder", 2: "Urgent Notice", 3: "Final Notice"},
+    "en": LEVEL_TITLES,
 }
 
 _OPENINGS: dict[Language, dict[int, str]] = {
@@ -142,11 +144,11 @@ _BODY: dict[Language, str] = {
 
 
 def render(content: ReminderContent, language: Language) -> Mail:
-    if content.level not in _SUBJECTS[language]:
+    if content.level not in LEVEL_TITLES:
         raise ValueError(f"level must be 1, 2 or 3, got {content.level}")
     subject = f"{_SUBJECTS[language][content.level]}: {content.invoice}"
     opening = _OPENINGS[language][content.level]
-    if content.level == 3:
+    if content.level == FINAL_LEVEL:
         with_date, without = _HAND_OFF[language]
         deadline = content.deadline
         opening += " " + (with_date.format(deadline=format_date(deadline, language)) if deadline else without)

@@ -46,6 +46,30 @@ def needs_reminders(
     return docstatus == 1 and not is_return and member is not None and grand_total >= policy.minimum_amount
 
 
+def reminder_recipient(invoice_member: str | None, customer_members: list[str]) -> str | None:
+    """Who an invoice's reminders are written to: the member it names, else the first member of its customer."""
+    return invoice_member or (customer_members[0] if customer_members else None)
+
+
+ReminderTouch = tuple[str, Literal["cancelled", "credit_note"]]
+
+
+def touched_by(*, name: str, docstatus: int, is_return: bool, return_against: str | None) -> ReminderTouch | None:
+    """The reminder flow an accepted invoice document speaks to, and why: a cancellation tells its own flow, a credit
+    note the flow of the invoice it credits. None: an invoice of its own, which may start a flow
+    (``needs_reminders``)."""
+    if docstatus == 2:
+        return name, "cancelled"
+    if is_return and return_against:
+        return return_against, "credit_note"
+    return None
+
+
+def stopped_with_submission(*, accepted: bool, docstatus: int, is_return: bool) -> bool:
+    """Cancelling an accepted invoice's submission (an operator, the job API) stops its reminder flow too."""
+    return accepted and docstatus != 2 and not is_return
+
+
 def first_reminder_at(due_date: dt.date, policy: ReminderPolicy, started: dt.datetime) -> dt.datetime:
     """Level 1 is due at the start (UTC) of the due date plus the grace period, and not before the invoice has
     been in duesflow for the settle period (``started``: when its flow began)."""
@@ -122,8 +146,6 @@ class ReminderInput(BaseModel):
     member: str
     due_date: dt.date
     policy: ReminderPolicy = ReminderPolicy()
-    background_task_queue: str = "duesflow-background"
-    retry_interval_scale: float = 1.0
     # A backfilled invoice's flow works at BULK priority, like the invoice's own steps.
     bulk: bool = False
 

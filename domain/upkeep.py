@@ -28,7 +28,6 @@ class UpkeepInput(BaseModel):
     # None: every site of the ledger (what the schedules do); tests and operators may name one.
     site: str | None = None
     analytics_window_days: int = 90
-    background_task_queue: str = "duesflow-background"
 
 
 class UpkeepReport(BaseModel):

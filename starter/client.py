@@ -246,8 +246,6 @@ class DuesflowClient:
             site=site,
             user=user,
             document=parsed,
-            background_task_queue=self.settings.background_task_queue,
-            retry_interval_scale=self.settings.retry_interval_scale,
             reminder_policy=reminder_policy(self.settings),
             user_key=key,
             bulk=bulk,
@@ -255,7 +253,7 @@ class DuesflowClient:
 
         start: dict[str, Any] = {
             "id": wid,
-            "task_queue": self.settings.workflow_task_queue,
+            "task_queue": self.settings.task_queue,
             "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
             # A finished document stays finished: re-submitting must not run its effects again.
             "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -451,7 +449,6 @@ class DuesflowClient:
             on_date=on_date,
             site=site,
             analytics_window_days=self.settings.analytics_window_days,
-            background_task_queue=self.settings.background_task_queue,
         )
         client = await self._temporal_client()
         with temporal_errors(client):
@@ -460,7 +457,7 @@ class DuesflowClient:
                     UpkeepWorkflow.run,
                     inp,
                     id=wid,
-                    task_queue=self.settings.workflow_task_queue,
+                    task_queue=self.settings.task_queue,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 )

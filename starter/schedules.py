@@ -40,10 +40,9 @@ def desired_schedule(job: Job, settings: Settings) -> Schedule:
             UpkeepInput(
                 job=job,
                 analytics_window_days=settings.analytics_window_days,
-                background_task_queue=settings.background_task_queue,
             ),
             id=f"duesflow-upkeep-{job}",
-            task_queue=settings.workflow_task_queue,
+            task_queue=settings.task_queue,
             typed_search_attributes=TypedSearchAttributes(
                 [SearchAttributePair(sa.DOCTYPE, "Upkeep"), SearchAttributePair(sa.DOCUMENT, job)]
             ),

@@ -127,9 +127,9 @@ def settings(database_url: str, redis_url: str, smtp_sink: MailSink) -> Settings
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
-        workflow_task_queue=f"test-workflows-{run}",
-        background_task_queue=f"test-background-{run}",
-        # Retry intervals of docs/business-rules.md §7 shrunk 100×, so a retried step takes well under a second.
+        task_queue=f"test-{run}",
+        # The workers shrink the retry intervals of docs/business-rules.md §7 100×: a retried step takes well under a
+        # second.
         retry_interval_scale=0.01,
         verdict_timeout_seconds=10,
         smtp_host=smtp_sink.host,

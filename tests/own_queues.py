@@ -17,7 +17,7 @@ from ledger.cache import ReadCache
 
 def own_queues(settings: Settings, prefix: str, **extra: Any) -> Settings:
     run = uuid.uuid4().hex[:6]
-    update = {"workflow_task_queue": f"{prefix}-wf-{run}", "background_task_queue": f"{prefix}-bg-{run}", **extra}
+    update = {"task_queue": f"{prefix}-{run}", **extra}
     return settings.model_copy(update=update)
 
 

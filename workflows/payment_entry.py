@@ -1,4 +1,5 @@
-"""PaymentEntryWorkflow: verdict first (step 1), then SEPA, member history and analytics in the background."""
+"""PaymentEntryWorkflow: a payment's verdict first (step 1), then its SEPA mandate, its members' histories and its
+analytics in the background."""
 
 from __future__ import annotations
 
@@ -12,49 +13,41 @@ with workflow.unsafe.imports_passed_through():
     from domain.contracts import PaymentEntry
     from domain.messages import PipelineResult, SubmissionInput
     from domain.priorities import Level
-    from workflows.pipeline import Pipeline, PipelineWorkflow
+    from workflows.patches import REMINDERS
     from workflows.reminders import SETTLED_BY_PAYMENT, touch_reminders
+    from workflows.submission_steps import SubmissionSteps, SubmissionWorkflow, history_step_names
 
 
-# Not sandboxed, like ReminderWorkflow: every submission builds a new instance, and in the sandbox that instance
-# re-imports its modules (bench, both engines unsandboxed alike: worker CPU per payment at 10/s 58 -> 50 ms; latency
-# and throughput moved within the run-to-run noise). Determinism is guarded by the replay tests and
-# tests/unit/test_workflow_determinism.py.
+# Not sandboxed (docs/decisions/0002-workflows-outside-the-sandbox.md): every submission builds a new instance, and
+# in the sandbox each instance re-imports its modules. The replay tests guard determinism.
 @workflow.defn(sandboxed=False)
-class PaymentEntryWorkflow(PipelineWorkflow):
+class PaymentEntryWorkflow(SubmissionWorkflow):
     @workflow.run
     async def run(self, inp: SubmissionInput) -> PipelineResult:
-        return await self.execute(inp, self._background)
-
-    @staticmethod
-    async def _background(pipeline: Pipeline) -> None:
-        inp, verdict = pipeline.inp, pipeline.verdict
-        doc = inp.document
-        assert isinstance(doc, PaymentEntry) and verdict is not None
-        # Step 1 closed the dunning cases of the invoices this payment settles: their flows end now (alongside the
-        # steps). Other flows find the payment when they next check, before any send.
-        # Histories recorded before reminders existed replay without this.
-        touched = (
-            asyncio.create_task(touch_reminders(inp.site, verdict.ends_reminders, SETTLED_BY_PAYMENT))
-            if verdict.ends_reminders and workflow.patched("reminders")
-            else None
-        )
-
-        pipeline.plan(*(["sepa"] if doc.is_sepa else []), *pipeline.history_step_names(verdict.members), "analytics")
-        if doc.is_sepa:
-            # Before the history: history rows carry the mandate reference of collected usages.
-            await pipeline.run_step(
-                "sepa", SepaActivities.update_mandate, pipeline.step_input(), Level.CRITICAL, "SEPA mandate usage"
-            )
-        await pipeline.run_parallel(
-            *pipeline.history_steps(verdict.members),
-            pipeline.run_step(
-                "analytics",
-                AnalyticsActivities.record_payment_facts,
-                pipeline.step_input(),
-                Level.LOW,
-                "payment analytics",
-            ),
-        )
-        if touched is not None:
-            await touched
+        payment = inp.document
+        assert isinstance(payment, PaymentEntry)
+        steps = self._steps = SubmissionSteps(inp)
+        try:
+            verdict = await steps.validate_and_record()
+            if verdict.accepted and verdict.runs_pipeline:
+                # Step 1 closed the dunning cases of the invoices this payment settles: their reminder flows end now,
+                # alongside the steps. Other flows find the payment when they next check, before any send.
+                settled = (
+                    asyncio.create_task(touch_reminders(inp.site, verdict.ends_reminders, SETTLED_BY_PAYMENT))
+                    if verdict.ends_reminders and workflow.patched(REMINDERS)
+                    else None
+                )
+                steps.plan(*(["sepa"] if payment.is_sepa else []), *history_step_names(verdict.members), "analytics")
+                if payment.is_sepa:
+                    # Before the histories: their rows carry the mandate reference of collected usages.
+                    await steps.run("sepa", SepaActivities.update_mandate, Level.CRITICAL, "SEPA mandate usage")
+                await asyncio.gather(
+                    *steps.member_histories(verdict.members),
+                    steps.run("analytics", AnalyticsActivities.record_payment_facts, Level.LOW, "payment analytics"),
+                )
+                if settled is not None:
+                    await settled
+        except asyncio.CancelledError:
+            await steps.cancelled()
+            raise
+        return await steps.finish()

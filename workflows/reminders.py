@@ -12,17 +12,16 @@ import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import Priority, RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import Priority, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.reminders import ReminderActivities
     from domain.contracts import SalesInvoice
-    from domain.errors import BUSINESS_ERROR
     from domain.ids import workflow_id
     from domain.messages import SubmissionInput
-    from domain.priorities import Level
+    from domain.priorities import REMINDER_BUDGET, REMINDER_LEVEL, priority_of
     from domain.reminders import (
         FINAL_LEVEL,
         LEVEL_TITLES,
@@ -33,19 +32,11 @@ with workflow.unsafe.imports_passed_through():
         ReminderStatus,
         first_reminder_at,
         needs_reminders,
+        reminder_recipient,
     )
     from domain.verdicts import Verdict
     from workflows import search_attributes as sa
-
-
-def reminder_retry(scale: float) -> RetryPolicy:
-    """A reminder must not be lost to an SMTP or database outage: retry without a limit, at most hourly."""
-    return RetryPolicy(
-        initial_interval=timedelta(seconds=30 * scale),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(hours=1) * scale,
-        non_retryable_error_types=[BUSINESS_ERROR],
-    )
+    from workflows.retries import retry_policy
 
 
 # Not sandboxed: an association has hundreds to thousands of these flows asleep at once, and each wake-up (a signal, a
@@ -152,10 +143,9 @@ class ReminderWorkflow:
                 next_due=next_due,
                 language=inp.policy.language,
             ),
-            task_queue=inp.background_task_queue,
             start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=reminder_retry(inp.retry_interval_scale),
-            priority=Priority(priority_key=int(Level.BULK if inp.bulk else Level.NORMAL)),
+            retry_policy=retry_policy(REMINDER_BUDGET),
+            priority=Priority(priority_key=int(priority_of(REMINDER_LEVEL, bulk=inp.bulk))),
             summary=summary,
             # An operator's cancel waits for a running step to finish: its commit then precedes the case's stop.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -178,7 +168,7 @@ async def start_reminders(inp: SubmissionInput, verdict: Verdict) -> bool:
     completes once its own steps are done."""
     doc = inp.document
     assert isinstance(doc, SalesInvoice)
-    member = doc.member or (verdict.members[0] if verdict.members else None)
+    member = reminder_recipient(doc.member, verdict.members)
     if member is None or not needs_reminders(
         grand_total=doc.grand_total,
         member=member,
@@ -197,8 +187,6 @@ async def start_reminders(inp: SubmissionInput, verdict: Verdict) -> bool:
                 member=member,
                 due_date=doc.due_date or doc.posting_date,
                 policy=inp.reminder_policy,
-                background_task_queue=inp.background_task_queue,
-                retry_interval_scale=inp.retry_interval_scale,
                 bulk=inp.bulk,
             ),
             id=reminders_id(inp.site, doc.name),

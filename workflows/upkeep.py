@@ -9,9 +9,9 @@ from temporalio.common import Priority
 
 with workflow.unsafe.imports_passed_through():
     from activities.upkeep import UpkeepActivities
-    from domain.priorities import Level
+    from domain.priorities import STEP_BUDGETS, Level
     from domain.upkeep import UpkeepInput, UpkeepReport
-    from workflows.pipeline import retry_policy
+    from workflows.retries import retry_policy
 
 ACTIVITIES = {
     "mandate-lifecycle": UpkeepActivities.run_mandate_lifecycle,
@@ -29,12 +29,11 @@ class UpkeepWorkflow:
         report = await workflow.execute_activity_method(
             ACTIVITIES[inp.job],
             inp.model_copy(update={"on_date": day}),
-            task_queue=inp.background_task_queue,
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=timedelta(minutes=2),
             # Maintenance is LOW (docs/business-rules.md §7); a failed day is caught up by the next, the jobs being
             # idempotent.
-            retry_policy=retry_policy(Level.LOW, 1.0),
+            retry_policy=retry_policy(STEP_BUDGETS[Level.LOW]),
             priority=Priority(priority_key=int(Level.LOW)),
             summary=f"{inp.job} for {day}",
         )

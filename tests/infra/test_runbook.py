@@ -35,6 +35,7 @@ from ledger.cache import ReadCache
 from starter.client import DuesflowClient
 from starter.schedules import ensure_schedules
 from tests import builders as b
+from tests.own_queues import own_queues, serve
 from tests.polling import eventually
 from workflows import search_attributes as sa
 
@@ -178,10 +179,8 @@ class Scene:
         return {**self.env, "WORKFLOW_ID": self.cancel_id if running else self.failed_id}
 
     def localise(self, line: str) -> str:
-        """The runbook names the default task queues; the session has its own."""
-        return line.replace("duesflow-background", self.paused_queue).replace(
-            "duesflow-workflows", self.settings.workflow_task_queue
-        )
+        """The runbook names the default task queue; the paused submissions have their own."""
+        return line.replace("--task-queue duesflow ", f"--task-queue {self.paused_queue} ")
 
     async def once(self, line: str) -> str:
         code, out = await bash(self.localise(line), self.env_for(line))
@@ -363,7 +362,7 @@ class Scene:
     # 6. pause
 
     async def task_queue_describe(self, line: str) -> None:
-        if "duesflow-background" in line:
+        if "--task-queue-type activity" in line:
 
             def check(out: str) -> None:
                 backlog, pollers = task_queue_stats(out, "activity")
@@ -421,11 +420,12 @@ async def test_every_temporal_command_of_the_runbook_works(
     assert unpaid.workflow_id is not None
     await duesflow.wait(unpaid.workflow_id)
 
-    # Submissions while the background role is stopped: their own background queue, which nobody polls.
-    paused_queue = f"runbook-background-{uuid.uuid4().hex[:6]}"
-    paused = DuesflowClient(
-        temporal_client, settings.model_copy(update={"background_task_queue": paused_queue}), engine, cache
-    )
+    # Submissions while the background role is stopped: a task queue of their own, served by a workflow role only.
+    own = own_queues(settings, "runbook-paused")
+    paused_queue = own.task_queue
+    paused = DuesflowClient(temporal_client, own, engine, cache)
+    stop_paused = asyncio.Event()
+    workflow_role = asyncio.create_task(serve(temporal_client, own, engine, cache, "workflows", stop_paused))
     waiting = []
     for name in ("PAY-2", "PAY-3"):
         verdict = await paused.submit(b.payment(name, "C1", 5.0), site=site, user=ADMIN)
@@ -460,6 +460,8 @@ async def test_every_temporal_command_of_the_runbook_works(
         for command in commands:
             await scene.run(command)
     finally:
+        stop_paused.set()
+        await workflow_role
         running = [scene.cancel_id, scene.waiting_id, scene.reminders_id, f"{site}:Sales Invoice:INV-1:reminders"]
         async for execution in temporal_client.list_workflows(
             f"DuesflowSite = '{site}' AND ExecutionStatus = 'Running'"
@@ -511,9 +513,7 @@ async def test_the_worker_serves_the_metrics_the_runbook_names(
     background child on the next one; after real work each metric of the runbook's table is where it says."""
     named = metric_rows(runbook_section())
     run = uuid.uuid4().hex[:6]
-    own = settings.model_copy(
-        update={"workflow_task_queue": f"metrics-wf-{run}", "background_task_queue": f"metrics-bg-{run}"}
-    )
+    own = settings.model_copy(update={"task_queue": f"metrics-{run}"})
     port = port_pair()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("DUESFLOW_")},
@@ -573,7 +573,7 @@ async def test_the_worker_serves_the_metrics_the_runbook_names(
             text = await eventually(metrics, lambda t, wanted=wanted: all(f"\n{m}" in t for m in wanted))
             missing = [m for m in wanted if f"\n{m}" not in text]
             assert missing == [], f"{where} on port {served} does not serve {missing}"
-            assert f'task_queue="{own.workflow_task_queue if served == port else own.background_task_queue}"' in text
+            assert f'task_queue="{own.task_queue}"' in text
         background = await asyncio.to_thread(scrape, port + 1)
         failed = re.search(
             r'^temporal_activity_execution_failed\{[^}]*activity_type="update_mandate"[^}]*\} (\d+)', background, re.M

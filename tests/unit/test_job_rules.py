@@ -199,11 +199,20 @@ def test_a_closed_runs_state_follows_from_its_result_when_visibility_lags() -> N
 def test_every_background_budget_outlasts_an_hour_of_outage() -> None:
     """Budgets are spans: a step keeps trying for at least an hour (PostgreSQL restarting, a network partition) and
     its waits stay within a quarter of an hour, so it resumes soon after the outage ends."""
-    from domain.priorities import RETRY_BUDGETS
+    from domain.priorities import STEP_BUDGETS
 
-    for level, budget in RETRY_BUDGETS.items():
+    for level, budget in STEP_BUDGETS.items():
         waits = budget.intervals()
         assert sum(waits) >= 3600, level
         assert max(waits) <= 900, level
         assert budget.maximum_attempts() == len(waits) + 1
-        assert sum(budget.intervals(scale=0.01)) < 0.011 * sum(waits), level  # the tests' scale shrinks it
+
+
+def test_what_must_not_be_lost_retries_until_done() -> None:
+    """Step 1, bookkeeping and reminder steps have no last attempt: Temporal's RetryPolicy gets no limit (0)."""
+    from domain.priorities import BOOKKEEPING_BUDGET, REMINDER_BUDGET, VERDICT_BUDGET
+    from workflows.retries import retry_policy
+
+    for budget in (VERDICT_BUDGET, BOOKKEEPING_BUDGET, REMINDER_BUDGET):
+        assert budget.maximum_attempts() is None
+        assert retry_policy(budget).maximum_attempts == 0

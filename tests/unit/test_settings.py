@@ -34,8 +34,7 @@ def test_valid_environment_values_are_read(monkeypatch: pytest.MonkeyPatch) -> N
         "DUESFLOW_TEMPORAL_NAMESPACE": "verenigingen",
         "DUESFLOW_DATABASE_URL": "postgresql+psycopg://ledger:secret@db.internal:5432/ledger",
         "DUESFLOW_REDIS_URL": "rediss://cache.internal:6380/2",
-        "DUESFLOW_WORKFLOW_TASK_QUEUE": "wf-q",
-        "DUESFLOW_BACKGROUND_TASK_QUEUE": "bg-q",
+        "DUESFLOW_TASK_QUEUE": "dues-q",
         "DUESFLOW_SITE": "leden.groenevereniging.nl",
         "DUESFLOW_CURRENCY": "EUR",
         "DUESFLOW_VERDICT_TIMEOUT_SECONDS": "2.5",
@@ -50,7 +49,7 @@ def test_valid_environment_values_are_read(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.temporal_namespace == "verenigingen"
     assert settings.database_url == "postgresql+psycopg://ledger:secret@db.internal:5432/ledger"
     assert settings.redis_url == "rediss://cache.internal:6380/2"
-    assert settings.workflow_task_queue == "wf-q" and settings.background_task_queue == "bg-q"
+    assert settings.task_queue == "dues-q"
     assert settings.site == "leden.groenevereniging.nl"
     assert settings.verdict_timeout_seconds == 2.5
     assert settings.max_concurrent_activities == 16

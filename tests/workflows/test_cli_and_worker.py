@@ -58,8 +58,7 @@ def cli_env(settings: Settings, client: Client, **extra: str) -> dict[str, str]:
         "DUESFLOW_DATABASE_URL": settings.database_url,
         "DUESFLOW_REDIS_URL": settings.redis_url,
         "DUESFLOW_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "DUESFLOW_WORKFLOW_TASK_QUEUE": settings.workflow_task_queue,
-        "DUESFLOW_BACKGROUND_TASK_QUEUE": settings.background_task_queue,
+        "DUESFLOW_TASK_QUEUE": settings.task_queue,
         "COLUMNS": "200",
         **extra,
     }
@@ -162,8 +161,7 @@ async def started_worker(settings: Settings, client: Client) -> tuple[asyncio.su
     env = cli_env(
         settings,
         client,
-        DUESFLOW_WORKFLOW_TASK_QUEUE=f"proc-{uuid.uuid4().hex[:6]}",
-        DUESFLOW_BACKGROUND_TASK_QUEUE=f"proc-{uuid.uuid4().hex[:6]}",
+        DUESFLOW_TASK_QUEUE=f"proc-{uuid.uuid4().hex[:6]}",
     )
     proc = await asyncio.create_subprocess_exec(
         str(BIN / "duesflow-worker"), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT

@@ -69,7 +69,7 @@ async def test_temporal_is_connected_once_by_the_first_calls_that_need_it(
 async def test_wait_on_a_job_without_a_result_raises_duesflows_own_errors(
     temporal_client: Client, settings: Settings, engine: Engine, cache: ReadCache, site: str
 ) -> None:
-    orphan = settings.model_copy(update={"workflow_task_queue": f"nobody-listens-{uuid.uuid4().hex[:6]}"})
+    orphan = settings.model_copy(update={"task_queue": f"nobody-listens-{uuid.uuid4().hex[:6]}"})
     client = DuesflowClient(temporal_client, orphan, engine, cache)
 
     pending = await client.submit(b.invoice("INV-1", "C1", 15.0), site=site, user=USER, timeout=0.5)
@@ -88,7 +88,7 @@ async def test_wait_on_a_job_without_a_result_raises_duesflows_own_errors(
         SalesInvoiceWorkflow.run,
         SubmissionInput(site=site, user=USER, document=parsed),
         id=wid,
-        task_queue=orphan.workflow_task_queue,
+        task_queue=orphan.task_queue,
         execution_timeout=timedelta(seconds=1),
     )
     with pytest.raises(JobFailed, match="timed out"):

@@ -278,9 +278,13 @@ async def test_cleanup_removes_old_notifications_only_for_admins(
 async def test_a_step_waiting_for_its_next_attempt_shows_retrying_and_cancel_stops_it(
     temporal_client: Client, settings: Settings, engine: Engine, cache: ReadCache, site: str
 ) -> None:
-    """A real PostgreSQL trigger fails the analytics insert; with retry intervals at a tenth of production's the next
-    attempt is 6 s away, long enough to read the job while it waits, and to cancel it before that attempt."""
-    slower = DuesflowClient(temporal_client, settings.model_copy(update={"retry_interval_scale": 0.1}), engine, cache)
+    """A real PostgreSQL trigger fails the analytics insert; with retry intervals at a tenth of production's (a worker
+    of the test's own) the next attempt is 6 s away, long enough to read the job while it waits, and to cancel it
+    before that attempt."""
+    own = own_queues(settings, "slower", retry_interval_scale=0.1)
+    slower = DuesflowClient(temporal_client, own, engine, cache)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(serve(temporal_client, own, engine, cache, "all", stop))
     trigger = f"failing_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
         conn.execute(
@@ -325,3 +329,5 @@ async def test_a_step_waiting_for_its_next_attempt_shows_retrying_and_cancel_sto
     done = await slower.job(site, "PAY-1", TREASURER)
     assert done.status == "Cancelled"
     assert {s.name: s.status for s in done.steps}["analytics"] == "cancelled"
+    stop.set()
+    await worker

@@ -240,9 +240,7 @@ async def test_a_worker_restart_between_levels_sends_each_level_once(
     """The flow runs on its own task queues here, so its worker can be stopped and a new one started while the
     session's workers stay up: the new worker rebuilds the flow from its history and sends level 2 only."""
     run = uuid.uuid4().hex[:6]
-    own = settings.model_copy(
-        update={"workflow_task_queue": f"restart-wf-{run}", "background_task_queue": f"restart-bg-{run}"}
-    )
+    own = settings.model_copy(update={"task_queue": f"restart-{run}"})
     skipper, duesflow = skipping_client(temporal_client, own, engine, cache, enabled=False)
 
     async def serve_until(stop: asyncio.Event) -> None:

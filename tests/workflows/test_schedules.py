@@ -39,7 +39,7 @@ async def test_schedules_are_created_once_and_brought_up_to_date(temporal_client
         [calendar] = desc.schedule.spec.calendars
         assert calendar.hour[0].start == HOURS[job]
         assert isinstance(desc.schedule.action, ScheduleActionStartWorkflow)
-        assert desc.schedule.action.task_queue == settings.workflow_task_queue
+        assert desc.schedule.action.task_queue == settings.task_queue
         assert desc.schedule.state.paused is (job == "analytics-rollup")
     paused = await temporal_client.get_schedule_handle(schedule_id("analytics-rollup")).describe()
     assert paused.schedule.state.note == "month-end close"

@@ -191,7 +191,7 @@ async def test_no_worker_gives_a_pending_verdict_with_the_workflow_id(
     temporal_client: Client, settings: Settings, engine: Engine, cache: Any, site: str, timeout: float
 ) -> None:
     """Even when the time runs out before the start itself, "pending" means the workflow exists."""
-    orphan = settings.model_copy(update={"workflow_task_queue": f"nobody-listens-{uuid.uuid4().hex[:6]}"})
+    orphan = settings.model_copy(update={"task_queue": f"nobody-listens-{uuid.uuid4().hex[:6]}"})
     client = DuesflowClient(temporal_client, orphan, engine, cache)
     verdict = await client.submit(b.invoice("INV-1", "C1", 15.0), site=site, user=USER, timeout=timeout)
     assert verdict.status == "pending"
