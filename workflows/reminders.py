@@ -39,11 +39,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.retries import retry_policy
 
 
-# Not sandboxed: an association has hundreds to thousands of these flows asleep at once, and each wake-up (a signal, a
-# timer) of a flow no longer in the worker's cache builds a new instance; in the sandbox that instance re-imports its
-# modules, which in the benchmark (bench/run.py --quick) took the payment verdict from 1.5x to 2.3x the engine floor's
-# at 10/s (worker CPU per payment 85 -> 45 ms in the burst scenario without it). The code below only uses
-# workflow.now(), timers, activities and signals; the replay tests guard its determinism.
+# Not sandboxed (docs/decisions/0002-workflows-outside-the-sandbox.md): thousands of these flows sleep at once, and
+# each wake-up of one no longer in the worker's cache builds a new instance, which the sandbox would re-import
+# modules for. The code below only uses workflow.now(), timers, activities and signals.
 @workflow.defn(sandboxed=False)
 class ReminderWorkflow:
     def __init__(self) -> None:
