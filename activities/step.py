@@ -1,4 +1,5 @@
-"""What every background step shares: turning exceptions into Temporal failures, and the audit of its outcome."""
+"""What every background step shares: turning exceptions into Temporal failures, the audit of its outcome, and the
+payment a payment's step works on."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Row
 from sqlalchemy.exc import DBAPIError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -17,6 +18,7 @@ from domain import audit_keys
 from domain.errors import BUSINESS_ERROR, BusinessRuleViolation
 from domain.messages import StepInput
 from ledger import audit
+from ledger.documents import lock_payment
 
 log = logging.getLogger(__name__)
 
@@ -91,3 +93,13 @@ def audit_step_completed(conn: Connection, step: str, inp: StepInput, outcome: s
             dedupe_key=audit_keys.step_completed(activity.info().workflow_id, step),
         ),
     )
+
+
+def locked_payment(conn: Connection, site: str, name: str) -> Row:
+    """The payment row, locked for the step's transaction (a submission's and a cancellation's steps for one payment
+    serialise on it, so whichever runs last sees the final state). A payment the ledger does not hold breaks a
+    business rule: step 1 recorded every payment whose steps run."""
+    payment = lock_payment(conn, site, name)
+    if payment is None:
+        raise BusinessRuleViolation("unknown_payment", f"payment {name} is not in the ledger")
+    return payment

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 # Codes as docs/business-rules.md §4 lists them. A code not listed goes to a person: guessing "transient"
@@ -15,6 +16,8 @@ FINAL_CODES = {"AC04": "account closed", "MD01": "no mandate", "MD07": "debtor d
 MANUAL_CODES = {"MD06": "refund requested by the debtor"}
 
 Decision = Literal["retry", "stop", "manual", "escalate"]
+# Decisions a person must act on; only a retry is handled without one.
+ATTENTION_DECISIONS: tuple[Decision, ...] = ("manual", "stop", "escalate")
 DEFAULT_OFFSETS = (3, 7, 14)
 
 
@@ -28,6 +31,48 @@ class ReturnDecision:
     @property
     def severity(self) -> str:
         return "info" if self.decision == "retry" else "warning"
+
+    @property
+    def initial_status(self) -> str:
+        """A retry waits to be collected (``scheduled``); every other decision waits for a person (``open``)."""
+        return "open" if self.decision in ATTENTION_DECISIONS else "scheduled"
+
+
+@dataclass(frozen=True)
+class CollectedUsage:
+    """A Collected usage of the returned invoice, as the ledger holds it."""
+
+    id: int
+    mandate_id: str
+    amount: Decimal
+    collection_date: dt.date | None
+
+
+@dataclass(frozen=True)
+class ReturnedCollection:
+    """What a return did to one invoice: the mandate whose collection it answered (if any) and the decision."""
+
+    invoice: str
+    mandate_id: str | None
+    decision: ReturnDecision
+
+
+def return_problem(reason_code: str | None) -> tuple[str, str] | None:
+    """Why a return cannot be recorded, as (code, message); None when it can."""
+    if not reason_code:
+        return "missing_return_reason", "a SEPA return needs its reason code (e.g. AM04)"
+    return None
+
+
+def answered_collection(collected: Sequence[CollectedUsage], returned_amount: Decimal) -> CollectedUsage | None:
+    """The collection a return answers: among the invoice's Collected usages one of the returned amount first, then
+    the newest (collection date, then the last recorded). A usage without a collection date counts as newest."""
+
+    def rank(u: CollectedUsage) -> tuple[bool, int, int]:
+        newest_first = -u.collection_date.toordinal() if u.collection_date else -dt.date.max.toordinal() - 1
+        return (u.amount != returned_amount, newest_first, -u.id)
+
+    return min(collected, key=rank, default=None)
 
 
 def next_business_day(day: dt.date) -> dt.date:

@@ -15,46 +15,33 @@ from sqlalchemy.dialects.postgresql import insert
 
 from domain import audit_keys
 from ledger import audit
-from ledger.documents import lock_payment
 from ledger.schema import members, payment_facts, payment_monthly_summaries
-from ledger.upkeep import rolled_up_before, withdraw_from_summary
 
 
-def sync_fact(conn: Connection, site: str, payment_name: str) -> str:
-    """Make the payment's fact match its ledger state: present while submitted, gone once cancelled.
+def delete_fact(conn: Connection, site: str, payment: str) -> bool:
+    """Remove the payment's fact; False when there was none (reversed already, or rolled up)."""
+    gone = conn.execute(payment_facts.delete().where(payment_facts.c.site == site, payment_facts.c.payment == payment))
+    return gone.rowcount > 0
 
-    The payment row is locked, so a late "record" from the submission's pipeline and the cancellation's
-    "reverse" serialise, and whichever runs last sees the final state: the result is order-independent.
-    """
-    p = lock_payment(conn, site, payment_name)
-    amount = -p.paid_amount if p.payment_type == "Pay" else p.paid_amount
-    mode = p.mode_of_payment or "Unspecified"
-    if p.docstatus == 2:
-        gone = conn.execute(
-            payment_facts.delete().where(payment_facts.c.site == site, payment_facts.c.payment == payment_name)
-        )
-        if gone.rowcount:
-            return "fact reversed"
-        before = rolled_up_before(conn, site)
-        if before is not None and p.posting_date < before and _first_withdrawal(conn, site, payment_name):
-            withdraw_from_summary(conn, site, p.posting_date, mode, p.party, amount)
-            return "fact reversed from its monthly summary"
-        return "fact already reversed"
+
+def insert_fact(
+    conn: Connection, site: str, payment: str, posting_date: dt.date, mode: str, customer: str | None, amount: Decimal
+) -> bool:
+    """Record the payment's fact once; False when it was already recorded (keyed by the payment's name)."""
     row = conn.execute(
         insert(payment_facts)
         .values(
             site=site,
-            payment=p.name,
-            posting_date=p.posting_date,
+            payment=payment,
+            posting_date=posting_date,
             mode_of_payment=mode,
-            customer=p.party,
-            # Money paid back (a SEPA return) lowers the day's and the member's totals.
+            customer=customer,
             amount=amount,
         )
         .on_conflict_do_nothing(index_elements=["site", "payment"])
         .returning(payment_facts.c.payment)
     ).first()
-    return "fact recorded" if row is not None else "fact already recorded"
+    return row is not None
 
 
 def daily_totals(conn: Connection, site: str, date_from: dt.date, date_to: dt.date) -> list[dict[str, Any]]:
@@ -119,7 +106,7 @@ def member_totals(conn: Connection, site: str, member: str) -> dict[str, Any]:
     return {"member": member, **r._mapping}
 
 
-def _first_withdrawal(conn: Connection, site: str, payment_name: str) -> bool:
+def first_withdrawal(conn: Connection, site: str, payment_name: str) -> bool:
     """The audit record is the once-only guard: a retried reversal finds it and leaves the summary alone."""
     return audit.append(
         conn,

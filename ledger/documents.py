@@ -11,7 +11,6 @@ from sqlalchemy import ColumnElement, Connection, Row, ScalarSelect, and_, bindp
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.contracts import PaymentEntry, SalesInvoice
-from domain.errors import BusinessRuleViolation
 from domain.mandates import MandateState
 from domain.reminders import OPEN_STATES
 from ledger.schema import (
@@ -34,15 +33,11 @@ ALLOCATIONS_WITH_PAYMENTS = payment_allocations.join(
 COUNTED_ALLOCATION = and_(payment_allocations.c.reference_doctype == "Sales Invoice", payments.c.docstatus == 1)
 
 
-def lock_payment(conn: Connection, site: str, name: str) -> Row:
-    """The payment row, locked: a submission's and a cancellation's steps for one payment serialise on it, so
-    whichever runs last sees the final state."""
-    row = conn.execute(
+def lock_payment(conn: Connection, site: str, name: str) -> Row | None:
+    """The payment row, locked (None when the ledger does not hold it)."""
+    return conn.execute(
         select(payments).where(payments.c.site == site, payments.c.name == name).with_for_update()
     ).first()
-    if row is None:
-        raise BusinessRuleViolation("unknown_payment", f"payment {name} is not in the ledger")
-    return row
 
 
 def paid_to_invoice(*, excluding_payment: bool = False) -> ScalarSelect[Decimal]:

@@ -1,28 +1,20 @@
-"""Mandate usages and sequence state (docs/business-rules.md §4). Idempotent: a usage is keyed by (mandate,
-invoice, payment)."""
+"""Mandate usages, sequence state and return decisions as rows (docs/business-rules.md §4): the candidates the
+rules of ``domain/sepa.py`` and ``domain/sepa_returns.py`` choose from, and the writes ``activities/sepa.py`` asks
+for. Idempotent: a usage is keyed by (mandate, invoice, payment), a decision by (return payment, invoice)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from domain.errors import BusinessRuleViolation
-from domain.sepa import sequence_type_for, state_after_collection, usage_problem
-from domain.sepa_returns import DEFAULT_OFFSETS, ReturnDecision, decide
-from domain.validation import MandateState
+from domain.sepa import MandateCandidate, SequenceState
+from domain.sepa_returns import ATTENTION_DECISIONS, CollectedUsage, ReturnDecision
 from ledger.documents import outstanding_of_invoice, owes
 from ledger.schema import collection_retries, invoices, mandate_usages, mandates, members, payment_allocations
-
-
-@dataclass(frozen=True)
-class CollectionOutcome:
-    usages_created: int
-    usages_existing: int
 
 
 def cancel_usages(conn: Connection, site: str, payment: Row) -> int:
@@ -52,9 +44,25 @@ _ALLOCATIONS = (
     )
     .order_by(payment_allocations.c.idx)
 )
-# Active first, newest first; locked so concurrent collections on one mandate serialise.
+
+
+def invoice_allocations(conn: Connection, site: str, payment: str) -> list[Row]:
+    """The payment's allocations to invoices the ledger holds, in row order: ``reference_name``,
+    ``allocated_amount`` and the invoice's ``member``."""
+    return list(conn.execute(_ALLOCATIONS, {"site": site, "payment": payment}))
+
+
+# Locked in mandate id order, so concurrent collections on one customer's mandates serialise without deadlocking.
 _CUSTOMER_MANDATES = (
-    select(mandates)
+    select(
+        mandates.c.mandate_id,
+        mandates.c.member,
+        mandates.c.status,
+        mandates.c.expiry_date,
+        mandates.c.sign_date,
+        mandates.c.maximum_amount,
+        mandates.c.sequence_state,
+    )
     .where(
         mandates.c.site == bindparam("site"),
         mandates.c.member.in_(
@@ -63,14 +71,53 @@ _CUSTOMER_MANDATES = (
             )
         ),
     )
-    .order_by((mandates.c.status == "Active").desc(), mandates.c.sign_date.desc(), mandates.c.mandate_id)
+    .order_by(mandates.c.mandate_id)
     .with_for_update()
 )
+
+
+def lock_customer_mandates(conn: Connection, site: str, customer: str | None) -> list[MandateCandidate]:
+    """Every mandate of the customer's members, locked while the payment's usages are written."""
+    return [MandateCandidate(*r) for r in conn.execute(_CUSTOMER_MANDATES, {"site": site, "customer": customer})]
+
+
 _INSERT_USAGE = (
     insert(mandate_usages)
     .on_conflict_do_nothing(index_elements=["site", "mandate_id", "invoice", "payment_entry"])
     .returning(mandate_usages.c.id)
 )
+
+
+def insert_collected_usage(
+    conn: Connection,
+    site: str,
+    *,
+    mandate_id: str,
+    invoice: str,
+    payment: str,
+    amount: Decimal,
+    sequence_type: str,
+    collection_date: dt.date,
+    batch_reference: str | None,
+) -> bool:
+    """A Collected usage; False when it was already recorded (a re-run), and nothing changed."""
+    inserted = conn.execute(
+        _INSERT_USAGE,
+        {
+            "site": site,
+            "mandate_id": mandate_id,
+            "invoice": invoice,
+            "payment_entry": payment,
+            "amount": amount,
+            "sequence_type": sequence_type,
+            "status": "Collected",
+            "collection_date": collection_date,
+            "batch_reference": batch_reference,
+        },
+    ).first()
+    return inserted is not None
+
+
 _AFTER_COLLECTION = (
     mandates.update()
     .where(mandates.c.site == bindparam("b_site"), mandates.c.mandate_id == bindparam("b_mandate"))
@@ -84,7 +131,13 @@ _AFTER_COLLECTION = (
 )
 
 
-# A new collection of an invoice is the retry the ERP was asked for.
+def record_after_collection(
+    conn: Connection, site: str, mandate_id: str, state: SequenceState, collected_on: dt.date
+) -> None:
+    """The mandate's new sequence state; its last collection date moves forward (never back)."""
+    conn.execute(_AFTER_COLLECTION, {"b_site": site, "b_mandate": mandate_id, "b_state": state, "b_day": collected_on})
+
+
 _RETRY_COLLECTED = (
     collection_retries.update()
     .where(
@@ -96,90 +149,49 @@ _RETRY_COLLECTED = (
 )
 
 
-def record_collection(conn: Connection, site: str, payment: Row) -> CollectionOutcome:
-    """Upsert a Collected usage per allocated invoice; the first one moves the mandate FRST → RCUR."""
-    allocs = conn.execute(_ALLOCATIONS, {"site": site, "payment": payment.name}).all()
-    if not allocs:
-        return CollectionOutcome(0, 0)
-    candidates = conn.execute(_CUSTOMER_MANDATES, {"site": site, "customer": payment.party}).all()
-    states = {m.mandate_id: m.sequence_state for m in candidates}  # as this payment's collections move them
-    created = existing = 0
-    for alloc in allocs:
-        # The invoice's own member's mandate first, else any mandate of the customer's members (a family's).
-        mandate = next((m for m in candidates if m.member == alloc.member), candidates[0] if candidates else None)
-        state = (
-            MandateState(mandate.mandate_id, mandate.member, mandate.status, mandate.expiry_date) if mandate else None
-        )
-        problem = usage_problem(
-            state,
-            amount=alloc.allocated_amount,
-            maximum=mandate.maximum_amount if mandate else None,
-            day=payment.posting_date,
-            sequence_state=states[mandate.mandate_id] if mandate else "FRST",
-        )
-        if problem:
-            raise BusinessRuleViolation(*problem)
-        sequence_type = sequence_type_for(states[mandate.mandate_id])
-        inserted = conn.execute(
-            _INSERT_USAGE,
-            {
-                "site": site,
-                "mandate_id": mandate.mandate_id,
-                "invoice": alloc.reference_name,
-                "payment_entry": payment.name,
-                "amount": alloc.allocated_amount,
-                "sequence_type": sequence_type,
-                "status": "Collected",
-                "collection_date": payment.posting_date,
-                "batch_reference": payment.sepa_batch or payment.reference_no,
-            },
-        ).first()
-        if inserted is None:
-            existing += 1
-            continue
-        created += 1
-        conn.execute(_RETRY_COLLECTED, {"r_site": site, "r_invoice": alloc.reference_name})
-        states[mandate.mandate_id] = state_after_collection(states[mandate.mandate_id], sequence_type)
-        conn.execute(
-            _AFTER_COLLECTION,
-            {
-                "b_site": site,
-                "b_mandate": mandate.mandate_id,
-                "b_state": states[mandate.mandate_id],
-                "b_day": payment.posting_date,
-            },
-        )
-    return CollectionOutcome(created, existing)
+def mark_retry_collected(conn: Connection, site: str, invoice: str) -> None:
+    """A retry collection scheduled for the invoice was collected."""
+    conn.execute(_RETRY_COLLECTED, {"r_site": site, "r_invoice": invoice})
 
 
-@dataclass(frozen=True)
-class ReturnedCollection:
-    invoice: str
-    mandate_id: str | None
-    decision: ReturnDecision
-
-
-# The collection a return answers: the invoice's newest Collected usage, one of the returned amount first.
-_MATCHING_USAGE = (
-    select(mandate_usages.c.id, mandate_usages.c.mandate_id)
-    .where(
-        mandate_usages.c.site == bindparam("site"),
-        mandate_usages.c.invoice == bindparam("invoice"),
-        mandate_usages.c.status == "Collected",
-    )
-    .order_by(
-        (mandate_usages.c.amount == bindparam("amount")).desc(),
-        mandate_usages.c.collection_date.desc(),
-        mandate_usages.c.id.desc(),
-    )
-    .limit(1)
-    .with_for_update()
-)
 _EARLIER_DECISION = select(collection_retries).where(
     collection_retries.c.site == bindparam("site"),
     collection_retries.c.return_payment == bindparam("payment"),
     collection_retries.c.invoice == bindparam("invoice"),
 )
+
+
+def recorded_decision(conn: Connection, site: str, payment: str, invoice: str) -> Row | None:
+    """The decision an earlier run of this return recorded for the invoice, if any."""
+    return conn.execute(_EARLIER_DECISION, {"site": site, "payment": payment, "invoice": invoice}).first()
+
+
+# Locked in id order: the one a return answers is chosen from them and marked Returned.
+_COLLECTED_USAGES = (
+    select(mandate_usages.c.id, mandate_usages.c.mandate_id, mandate_usages.c.amount, mandate_usages.c.collection_date)
+    .where(
+        mandate_usages.c.site == bindparam("site"),
+        mandate_usages.c.invoice == bindparam("invoice"),
+        mandate_usages.c.status == "Collected",
+    )
+    .order_by(mandate_usages.c.id)
+    .with_for_update()
+)
+
+
+def lock_collected_usages(conn: Connection, site: str, invoice: str) -> list[CollectedUsage]:
+    """The invoice's Collected usages, locked."""
+    return [CollectedUsage(*r) for r in conn.execute(_COLLECTED_USAGES, {"site": site, "invoice": invoice})]
+
+
+def mark_returned(conn: Connection, usage_id: int, reason: str, returned_by: str) -> None:
+    conn.execute(
+        mandate_usages.update()
+        .where(mandate_usages.c.id == usage_id)
+        .values(status="Returned", return_reason=reason, returned_by=returned_by, updated_at=func.now())
+    )
+
+
 _EARLIER_RETRIES = select(func.count()).where(
     collection_retries.c.site == bindparam("site"),
     collection_retries.c.invoice == bindparam("invoice"),
@@ -189,49 +201,27 @@ _EARLIER_RETRIES = select(func.count()).where(
 )
 
 
-def record_return(
-    conn: Connection, site: str, payment: Row, offsets: Sequence[int] = DEFAULT_OFFSETS
-) -> list[ReturnedCollection]:
-    """Mark the collection each returned invoice came from Returned (with the R-code) and decide what follows:
-    a retry collection due on a business day, stop, manual handling, or escalation. Idempotent: a decision is
-    keyed by (return payment, invoice), and a re-run returns the one recorded."""
-    reason = payment.return_reason
-    if not reason:
-        raise BusinessRuleViolation("missing_return_reason", "a SEPA return needs its reason code (e.g. AM04)")
-    outcomes = []
-    for alloc in conn.execute(_ALLOCATIONS, {"site": site, "payment": payment.name}).all():
-        keys = {"site": site, "payment": payment.name, "invoice": alloc.reference_name}
-        earlier = conn.execute(_EARLIER_DECISION, keys).first()
-        if earlier is not None:
-            decision = ReturnDecision(earlier.decision, earlier.reason_code, earlier.attempt, earlier.due_date)
-            outcomes.append(ReturnedCollection(alloc.reference_name, earlier.mandate_id, decision))
-            continue
-        usage = conn.execute(
-            _MATCHING_USAGE, {"site": site, "invoice": alloc.reference_name, "amount": alloc.allocated_amount}
-        ).first()
-        if usage is not None:
-            conn.execute(
-                mandate_usages.update()
-                .where(mandate_usages.c.id == usage.id)
-                .values(status="Returned", return_reason=reason, returned_by=payment.name, updated_at=func.now())
-            )
-        retries = conn.execute(_EARLIER_RETRIES, keys).scalar_one()
-        decision = decide(reason, payment.posting_date, retries, offsets)
-        conn.execute(
-            insert(collection_retries).values(
-                site=site,
-                return_payment=payment.name,
-                invoice=alloc.reference_name,
-                mandate_id=usage.mandate_id if usage else None,
-                reason_code=decision.reason_code,
-                decision=decision.decision,
-                attempt=decision.attempt,
-                due_date=decision.due_date,
-                status="scheduled" if decision.decision == "retry" else "open",
-            )
+def earlier_retries(conn: Connection, site: str, payment: str, invoice: str) -> int:
+    """Retry collections other returns scheduled for the invoice (withdrawn ones do not count)."""
+    return conn.execute(_EARLIER_RETRIES, {"site": site, "payment": payment, "invoice": invoice}).scalar_one()
+
+
+def record_decision(
+    conn: Connection, site: str, payment: str, invoice: str, mandate_id: str | None, decision: ReturnDecision
+) -> None:
+    conn.execute(
+        insert(collection_retries).values(
+            site=site,
+            return_payment=payment,
+            invoice=invoice,
+            mandate_id=mandate_id,
+            reason_code=decision.reason_code,
+            decision=decision.decision,
+            attempt=decision.attempt,
+            due_date=decision.due_date,
+            status=decision.initial_status,
         )
-        outcomes.append(ReturnedCollection(alloc.reference_name, usage.mandate_id if usage else None, decision))
-    return outcomes
+    )
 
 
 def cancel_return(conn: Connection, site: str, payment: Row) -> int:
@@ -291,7 +281,7 @@ def returns_needing_attention(conn: Connection, site: str) -> list[dict[str, Any
         select(collection_retries)
         .where(
             collection_retries.c.site == site,
-            collection_retries.c.decision.in_(["manual", "stop", "escalate"]),
+            collection_retries.c.decision.in_(ATTENTION_DECISIONS),
             collection_retries.c.status == "open",
         )
         .order_by(collection_retries.c.decided_at, collection_retries.c.invoice)

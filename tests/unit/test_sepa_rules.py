@@ -11,7 +11,14 @@ from decimal import Decimal
 import pytest
 
 from domain.mandates import MandateState
-from domain.sepa import sequence_type_for, state_after_collection, usage_problem
+from domain.sepa import (
+    MandateCandidate,
+    batch_reference,
+    mandate_for_collection,
+    sequence_type_for,
+    state_after_collection,
+    usage_problem,
+)
 
 DAY = dt.date(2025, 4, 2)
 
@@ -122,3 +129,63 @@ def test_a_mandate_closed_by_a_final_collection_cannot_be_collected_again() -> N
         _mandate(), amount=Decimal("15.00"), maximum=None, day=dt.date(2025, 4, 2), sequence_state="CLOSED"
     )
     assert problem is not None and problem[0] == "mandate_closed"
+
+
+# ---- the mandate a collection uses ---------------------------------------------------------------------------------
+
+
+def _candidate(
+    mandate_id: str, member: str, status: str = "Active", signed: dt.date = dt.date(2024, 11, 15)
+) -> MandateCandidate:
+    return MandateCandidate(
+        mandate_id=mandate_id,
+        member=member,
+        status=status,
+        expiry_date=None,
+        sign_date=signed,
+        maximum_amount=Decimal("150.00"),
+        sequence_state="FRST",
+    )
+
+
+def test_no_mandates_no_choice() -> None:
+    assert mandate_for_collection([], "M1") is None
+
+
+def test_the_invoices_own_members_mandate_first() -> None:
+    family = _candidate("MD-A", "M1", signed=dt.date(2025, 1, 1))
+    own = _candidate("MD-B", "M2", signed=dt.date(2024, 1, 1))
+    assert mandate_for_collection([family, own], "M2") == own
+
+
+def test_else_a_mandate_of_another_member_of_the_customer() -> None:
+    family = _candidate("MD-A", "M1")
+    assert mandate_for_collection([family], "M2") == family
+    assert mandate_for_collection([family], None) == family
+
+
+def test_active_first_then_the_newest_signature_then_the_given_order() -> None:
+    suspended_newest = _candidate("MD-1", "M1", status="Suspended", signed=dt.date(2025, 3, 1))
+    active_old = _candidate("MD-2", "M1", signed=dt.date(2024, 1, 1))
+    active_new = _candidate("MD-3", "M1", signed=dt.date(2025, 1, 1))
+    active_new_too = _candidate("MD-4", "M1", signed=dt.date(2025, 1, 1))
+    candidates = [suspended_newest, active_old, active_new, active_new_too]
+    assert mandate_for_collection(candidates, "M1") == active_new
+    assert mandate_for_collection([suspended_newest, active_old], "M9") == active_old
+    # Not usable is still chosen (and then refused by usage_problem), not silently skipped.
+    assert mandate_for_collection([suspended_newest], "M1") == suspended_newest
+
+
+def test_a_candidate_s_usability_is_its_state_s() -> None:
+    candidate = _candidate("MD-1", "M1", status="Draft")
+    assert candidate.state == MandateState("MD-1", "M1", "Draft", None)
+    problem = usage_problem(candidate.state, amount=Decimal("15.00"), maximum=candidate.maximum_amount, day=DAY)
+    assert problem is not None and problem[0] == "mandate_not_active"
+
+
+@pytest.mark.parametrize(
+    ("batch", "reference", "expected"),
+    [("BATCH-1", "REF-1", "BATCH-1"), (None, "REF-1", "REF-1"), ("", "REF-1", "REF-1"), (None, None, None)],
+)
+def test_batch_reference(batch: str | None, reference: str | None, expected: str | None) -> None:
+    assert batch_reference(batch, reference) == expected
