@@ -29,13 +29,13 @@ from domain.sepa_returns import (
     ReturnedCollection,
     answered_collection,
     decide,
+    is_sepa_return,
     return_problem,
 )
 from ledger import audit
 from ledger import sepa as ledger
 
 STEP = "sepa"
-RETURN = "SEPA Direct Debit Return"
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,14 @@ class SepaActivities:
     def update_mandate(self, inp: StepInput) -> StepResult:
         with self._engine.begin() as conn:
             payment = locked_payment(conn, inp.site, inp.name)
-            if payment.docstatus == 2 and payment.mode_of_payment == RETURN:
+            is_return = is_sepa_return(payment.mode_of_payment, payment.party_type)
+            if payment.docstatus == 2 and is_return:
                 restored = ledger.cancel_return(conn, inp.site, payment)
                 detail, changed = f"return withdrawn, {restored} usages collected again", restored > 0
             elif payment.docstatus == 2:
                 cancelled = ledger.cancel_usages(conn, inp.site, payment)
                 detail, changed = f"{cancelled} usages cancelled", cancelled > 0
-            elif payment.mode_of_payment == RETURN:
+            elif is_return:
                 returned = _record_return(conn, inp.site, payment, self._offsets)
                 for outcome in returned:
                     _audit_decision(conn, inp, outcome)

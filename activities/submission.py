@@ -19,6 +19,7 @@ from domain.balances import outstanding_of
 from domain.contracts import PaymentEntry, SalesInvoice
 from domain.ids import workflow_id
 from domain.messages import SubmissionInput
+from domain.payments import is_member_payment
 from domain.reminders import reminders_ended_by
 from domain.validation import (
     InvoiceBalance,
@@ -156,7 +157,7 @@ def _cancellation_verdict(conn: Connection, site: str, doc: PaymentEntry | Sales
         return _verdict(
             [FieldError(field="name", code="unknown_document", message=f"{doc.name} is not in the ledger")], ()
         )
-    if doc.doctype == "Payment Entry" and not (stored.party_type == "Customer" and stored.payment_type == "Receive"):
+    if doc.doctype == "Payment Entry" and not is_member_payment(stored.payment_type, stored.party_type):
         return Verdict(status="accepted", runs_pipeline=False)
     members = customer_members(conn, site, stored.customer) or ()
     if stored.member and stored.member not in members:

@@ -15,6 +15,8 @@ TRANSIENT_CODES = {"AM04": "insufficient funds", "MS03": "reason not specified"}
 FINAL_CODES = {"AC04": "account closed", "MD01": "no mandate", "MD07": "debtor deceased"}
 MANUAL_CODES = {"MD06": "refund requested by the debtor"}
 
+SEPA_RETURN_MODE = "SEPA Direct Debit Return"
+
 Decision = Literal["retry", "stop", "manual", "escalate"]
 # Decisions a person must act on; only a retry is handled without one.
 ATTENTION_DECISIONS: tuple[Decision, ...] = ("manual", "stop", "escalate")
@@ -55,6 +57,12 @@ class ReturnedCollection:
     invoice: str
     mandate_id: str | None
     decision: ReturnDecision
+
+
+def is_sepa_return(mode_of_payment: str | None, party_type: str | None) -> bool:
+    """A bounced direct debit: money going back to the member (a customer). It reverses the collection it
+    references."""
+    return mode_of_payment == SEPA_RETURN_MODE and party_type == "Customer"
 
 
 def return_problem(reason_code: str | None) -> tuple[str, str] | None:

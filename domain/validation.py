@@ -9,12 +9,13 @@ from decimal import Decimal
 
 from domain.contracts import PaymentEntry, SalesInvoice
 from domain.mandates import MandateState
+from domain.sepa_returns import SEPA_RETURN_MODE
 from domain.verdicts import FieldError
 
 KNOWN_MODES_OF_PAYMENT = frozenset(
     {
         "SEPA Direct Debit",
-        "SEPA Direct Debit Return",
+        SEPA_RETURN_MODE,
         "Bank Transfer",
         "Wire Transfer",
         "Mollie",
