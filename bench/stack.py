@@ -1,185 +1,170 @@
-"""The pieces of the stack a benchmark run owns: a database, a Temporal dev server, worker processes.
+"""The stack a benchmark run owns: its database, a Temporal dev server (or a running frontend), both engines' worker
+processes, the connections to PostgreSQL and Redis, and duesflow's client.
 
-Everything here is started by the run and stopped by it (``Stack.close``), whatever happens in between.
+``Stack.open`` brings them up in that order; ``Stack.close`` takes down whatever came up, whatever happened in
+between.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
+import shutil
 import sys
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import tempfile
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, text
+import redis
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
-from infra.temporal_server import DevServer, start_dev_server
-from ledger.migrate import upgrade
-
-REPO = Path(__file__).resolve().parent.parent
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# --------------------------------------------------------------------------------------------------------- database
-
-
-def create_database(admin_url: str, name: str) -> str:
-    """Create database ``name`` next to ``admin_url``'s, run the migrations, return its URL."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    return url
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-# --------------------------------------------------------------------------------------------------------- temporal
-
-
-def start_server(workdir: Path, *, persistent: bool, search_attributes: Mapping[str, str]) -> DevServer:
-    """Our own dev server on free ports; SQLite file under ``workdir`` (like the local stack) or in memory."""
-    return start_dev_server(
-        db_file=workdir / "temporal.db" if persistent else None,
-        port=free_port(),
-        ui_port=free_port(),
-        search_attributes=search_attributes,
-        log_file=workdir / "temporal.log",
-    )
-
-
-# --------------------------------------------------------------------------------------------------------- workers
+from bench.cpu import CpuMeter
+from bench.database import BenchDatabase
+from bench.dev_server import start_server
+from bench.workers import EngineWorkers
+from config.settings import Settings
+from infra.temporal_server import DevServer, ensure_search_attributes
+from ledger.cache import ReadCache
+from ledger.db import make_engine
+from starter.client import DuesflowClient
+from workflows import search_attributes as sa
 
 
 @dataclass
-class WorkerProcess:
-    """A worker in its own process (``python -m <module>``), configured by ``DUESFLOW_*`` variables."""
+class StackOptions:
+    database_url: str | None  # use this database instead of creating one
+    admin_database_url: str
+    keep_database: bool
+    temporal_address: str | None  # use this frontend instead of starting a dev server
+    namespace: str
+    temporal_db: str  # own dev server: "memory" or "file"
+    split_roles: bool
+    redis_url: str
+    verdict_timeout: float
+    retry_interval_scale: float
+    db_pool_size: int
 
-    label: str
-    module: str
-    env: Mapping[str, str]
-    log_path: Path
-    args: tuple[str, ...] = ()
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DUESFLOW_")}
-        env.update(self.env)
-        # The repo root must be importable: the worker imports domain/, ledger/, bench/ … as top-level packages.
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", self.module, *self.args],
-                cwd=REPO,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+class Stack:
+    temporal: Client
+    address: str
+    settings: Settings
+    floor_settings: Settings
+    cache: ReadCache
+    duesflow: DuesflowClient
+    meter: CpuMeter
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.workdir = Path(tempfile.mkdtemp(prefix="duesflow-bench-"))
+        self.run_id = uuid.uuid4().hex[:8]
+        self.site = f"bench-{self.run_id}.duesflow.local"  # the association's site; floor runs get sites of their own
+        self.database = BenchDatabase(
+            options.admin_database_url,
+            given_url=options.database_url,
+            run_id=self.run_id,
+            keep=options.keep_database,
+        )
+        self.server: DevServer | None = None
+        self.workers: EngineWorkers | None = None
+        self._engine: Engine | None = None
+        self.redis: redis.Redis | None = None
+
+    async def open(self) -> None:
+        database_url = await self.database.open()
+        print(f"database: {make_url(database_url).render_as_string(hide_password=True)}", flush=True)
+        await self._open_temporal()
+        self.settings, self.floor_settings = self._settings(database_url)
+        workers = await self._start_workers()
+        self._engine = make_engine(database_url, pool_size=self.options.db_pool_size)
+        self.redis = redis.Redis.from_url(self.options.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.cache = ReadCache(self.redis)
+        self.duesflow = DuesflowClient(self.temporal, self.settings, self._engine, self.cache)
+        self.meter = CpuMeter.for_stack(self.server, workers.by_engine)
+
+    async def _open_temporal(self) -> None:
+        o = self.options
+        if o.temporal_address:
+            self.address = o.temporal_address
+        else:
+            self.server = await asyncio.to_thread(
+                start_server, self.workdir, persistent=o.temporal_db == "file", search_attributes=sa.REGISTRATION
             )
+            self.address = self.server.address
+        self.temporal = await Client.connect(
+            self.address, namespace=o.namespace, data_converter=pydantic_data_converter
+        )
+        if o.temporal_address:
+            await ensure_search_attributes(self.temporal, o.namespace, sa.REGISTRATION)
+        print(
+            f"temporal: {self.address} ({'own dev server, ' + o.temporal_db if self.server else 'external'})",
+            flush=True,
+        )
 
-    async def wait_ready(self, timeout: float = 60.0) -> None:
-        """Until the worker logs that it polls its task queues."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                raise RuntimeError(f"{self.label} worker exited during start:\n{self.log_tail()}")
-            if b"worker running" in self.log_path.read_bytes():
-                return
-            await asyncio.sleep(0.1)
-        raise TimeoutError(f"{self.label} worker not ready after {timeout:.0f}s:\n{self.log_tail()}")
+    def _settings(self, database_url: str) -> tuple[Settings, Settings]:
+        """duesflow's and the floor's: the same, on task queues of their own."""
+        o = self.options
+        common: dict[str, Any] = {
+            "temporal_address": self.address,
+            "temporal_namespace": o.namespace,
+            "database_url": database_url,
+            "redis_url": o.redis_url,
+            "verdict_timeout_seconds": o.verdict_timeout,
+            "retry_interval_scale": o.retry_interval_scale,
+            # A benchmark run must not be joined by a daily upkeep job.
+            "upkeep_schedules": False,
+        }
+        duesflow = Settings(**common, task_queue=f"bench-{self.run_id}")
+        floor = Settings(**common, task_queue=f"bench-{self.run_id}-floor")
+        return duesflow, floor
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM (the worker shuts down cleanly), SIGKILL only if it does not exit in time."""
-        proc = self.process
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    async def _start_workers(self) -> EngineWorkers:
+        """Workers in their own processes, with the same settings (concurrency limits, thread pool, DB pool)."""
+        settings = {"duesflow": self.settings, "floor": self.floor_settings}
+        self.workers = EngineWorkers(settings, self.workdir, split_roles=self.options.split_roles)
+        await self.workers.start()
+        print(
+            f"workers: duesflow (python -m worker) and floor (python -m bench.floor_worker), roles "
+            f"{'+'.join(self.workers.roles)}, "
+            f"max_concurrent_workflow_tasks={self.settings.max_concurrent_workflow_tasks}, "
+            f"max_concurrent_activities={self.settings.max_concurrent_activities}",
+            flush=True,
+        )
+        return self.workers
 
-    def log_tail(self, size: int = 3000) -> str:
-        try:
-            return self.log_path.read_bytes()[-size:].decode(errors="replace")
-        except OSError:
-            return ""
+    @property
+    def engine(self) -> Engine:
+        """The run's SQLAlchemy engine on its database (once ``open`` got that far)."""
+        assert self._engine is not None, "the stack is not open"
+        return self._engine
 
+    def describe_temporal(self) -> str:
+        return "own dev server (" + self.options.temporal_db + ")" if self.server else f"external {self.address}"
 
-# --------------------------------------------------------------------------------------------------------- CPU
+    def print_worker_logs(self) -> None:
+        if self.workers is not None:
+            self.workers.print_log_tails()
 
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-
-def _pids_named(name: str) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
+    async def close(self, *, failed: bool) -> None:
+        if self.workers is not None:
+            await self.workers.stop()
+        if self.redis is not None:
             try:
-                with open(f"/proc/{entry}/comm", "rb") as f:
-                    if f.read().strip() == name.encode():
-                        pids.append(int(entry))
-            except OSError:
-                continue
-    return pids
-
-
-@dataclass
-class CpuMeter:
-    """CPU seconds (user + system) per component, read from /proc: a rough split of where a scenario's time went.
-
-    PostgreSQL and Redis are found by process name, so other users of the machine's servers count too.
-    """
-
-    components: dict[str, Callable[[], list[int]]]
-
-    def sample(self) -> dict[str, float]:
-        return {name: sum(_cpu_seconds(pid) for pid in pids()) for name, pids in self.components.items()}
-
-    @staticmethod
-    def delta(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
-        return {k: max(0.0, after.get(k, 0.0) - before.get(k, 0.0)) for k in before}
-
-    @classmethod
-    def for_stack(cls, server: DevServer | None, workers: Mapping[str, list[WorkerProcess]]) -> CpuMeter:
-        components: dict[str, Callable[[], list[int]]] = {"bench client": lambda: [os.getpid()]}
-        if server is not None and server.process is not None:
-            server_pid = server.process.pid
-            components["temporal"] = lambda: [server_pid]
-        for label, procs in workers.items():
-            components[f"{label} worker"] = lambda ps=procs: [p.process.pid for p in ps if p.process]
-        components["postgres"] = lambda: _pids_named("postgres")
-        components["redis"] = lambda: _pids_named("redis-server")
-        return cls(components)
+                keys = list(self.redis.scan_iter(f"duesflow:{self.site}:*"))
+                if keys:
+                    self.redis.delete(*keys)
+            except redis.RedisError:
+                pass
+        if self._engine is not None:
+            self._engine.dispose()
+        if self.server is not None:
+            await asyncio.to_thread(self.server.stop)
+        await self.database.close()
+        if failed:
+            print(f"logs kept in {self.workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
