@@ -7,6 +7,12 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+# Statuses the daily lifecycle still acts on (expiry, 36 months dormant, the warning before expiry); the others are
+# final or not yet in force (docs/business-rules.md §4).
+LIFECYCLE_STATUSES = ("Active", "Suspended")
+# Usages that count as a presented collection for dormancy: a returned collection was presented too.
+PRESENTED_USAGE_STATUSES = ("Collected", "Returned")
+
 
 def usable(status: str, expiry_date: dt.date | None, day: dt.date) -> bool:
     """Active, and not expired on ``day`` (a mandate expiring that day is still usable)."""

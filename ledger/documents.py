@@ -33,6 +33,11 @@ ALLOCATIONS_WITH_PAYMENTS = payment_allocations.join(
 COUNTED_ALLOCATION = and_(payment_allocations.c.reference_doctype == "Sales Invoice", payments.c.docstatus == 1)
 
 
+def member_payment() -> ColumnElement[bool]:
+    """The SQL twin of ``domain.payments.is_member_payment``, for queries that select many payments."""
+    return and_(payments.c.payment_type == "Receive", payments.c.party_type == "Customer")
+
+
 def lock_payment(conn: Connection, site: str, name: str) -> Row | None:
     """The payment row, locked (None when the ledger does not hold it)."""
     return conn.execute(

@@ -35,6 +35,7 @@ from ledger.documents import (
     COUNTED_ALLOCATION,
     credited_to_invoice,
     mandates_of,
+    member_payment,
     paid_to_invoice,
 )
 from ledger.schema import (
@@ -147,9 +148,8 @@ _UNRECONCILED = (
     )
     .where(
         payments.c.site == bindparam("site"),
-        payments.c.party_type == "Customer",
+        member_payment(),
         payments.c.party == bindparam("customer"),
-        payments.c.payment_type == "Receive",
         payments.c.docstatus == 1,
         ~_HAS_ALLOCATION,
     )

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, and_, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert
 
+from domain.mandates import LIFECYCLE_STATUSES, PRESENTED_USAGE_STATUSES
 from domain.upkeep import MandateFacts
 from ledger.schema import (
     analytics_rollups,
@@ -27,7 +28,7 @@ def mandate_facts(conn: Connection, site: str | None) -> list[MandateFacts]:
         .where(
             mandate_usages.c.site == mandates.c.site,
             mandate_usages.c.mandate_id == mandates.c.mandate_id,
-            mandate_usages.c.status.in_(["Collected", "Returned"]),
+            mandate_usages.c.status.in_(PRESENTED_USAGE_STATUSES),
         )
         .scalar_subquery()
     )
@@ -49,7 +50,7 @@ def mandate_facts(conn: Connection, site: str | None) -> list[MandateFacts]:
         mandates.c.expiry_date,
         func.greatest(presented, mandates.c.last_collection_date).label("last_presented"),
         warned.label("warned"),
-    ).where(mandates.c.status.in_(["Active", "Suspended"]))
+    ).where(mandates.c.status.in_(LIFECYCLE_STATUSES))
     if site is not None:
         query = query.where(mandates.c.site == site)
     return [MandateFacts(*row) for row in conn.execute(query.order_by(mandates.c.site, mandates.c.mandate_id))]
@@ -62,7 +63,7 @@ def expire_mandate(conn: Connection, site: str, mandate_id: str) -> bool:
         .where(
             mandates.c.site == site,
             mandates.c.mandate_id == mandate_id,
-            mandates.c.status.in_(["Active", "Suspended"]),
+            mandates.c.status.in_(LIFECYCLE_STATUSES),
         )
         .values(status="Expired", updated_at=func.now())
     )

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from domain.mandates import MandateState, usable, usable_count
+from domain.mandates import LIFECYCLE_STATUSES, MandateState, usable, usable_count
+from domain.upkeep import MandateFacts, lifecycle_action
 
 DAY = dt.date(2025, 4, 2)
 
@@ -38,3 +39,19 @@ def test_usable_count() -> None:
     ]
     assert usable_count(mandates, DAY) == 2
     assert usable_count([], DAY) == 0
+
+
+@pytest.mark.parametrize("status", ["Active", "Suspended", "Draft", "Cancelled", "Expired"])
+def test_the_lifecycle_acts_on_exactly_the_lifecycle_statuses(status: str) -> None:
+    """``ledger/upkeep.py`` selects and expires mandates by ``LIFECYCLE_STATUSES``; ``domain.upkeep`` decides."""
+    mandate = MandateFacts(
+        site="s",
+        mandate_id="MD-1",
+        member="M1",
+        status=status,
+        sign_date=dt.date(2020, 1, 1),
+        expiry_date=DAY - dt.timedelta(days=1),
+        last_presented=None,
+        warned=False,
+    )
+    assert (lifecycle_action(mandate, DAY) is not None) is (status in LIFECYCLE_STATUSES)
