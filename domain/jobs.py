@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain.messages import PipelineResult
+
 JobStatus = Literal["Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled"]
 JOB_STATUSES: tuple[JobStatus, ...] = ("Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled")
 MAX_LIMIT = 100
@@ -93,6 +95,16 @@ def derive_status(execution: str, state: str | None, steps: Iterable[StepView]) 
     if execution in ("CANCELED", "TERMINATED"):
         return "Cancelled"
     return "Failed"
+
+
+def final_state(result: PipelineResult) -> str:
+    """The DuesflowState a pipeline set last (``finish`` in workflows/submission_steps.py), from its result: what
+    a closed run's state is while visibility has not caught up with it."""
+    if not result.verdict.accepted:
+        return result.verdict.status
+    if any(s.status == "failed" for s in result.steps):
+        return "completed_with_failures"
+    return "completed"
 
 
 def top_errors(jobs: Iterable[Job], top: int = 5) -> list[tuple[str, int]]:

@@ -27,7 +27,7 @@ from domain.ids import check_site
 from domain.verdicts import DocumentRejected
 from ledger.db import is_unavailable, unavailable
 from starter.client import DuesflowClient
-from starter.jobs import DOCTYPES
+from starter.job_queries import DOCTYPES
 
 console = Console()
 errors = Console(stderr=True)

@@ -1,5 +1,6 @@
-"""Reading a job out of its Temporal history: each step's attempts, times and last failure, and the point a
-retry resets to. Pure functions over the history's events (protobuf), so they are tested without a server."""
+"""Reading a job out of its Temporal history: each step's attempts, times and last failure, the point a retry
+resets to, how the run ended, its result and its submitter. Functions over the history's events (protobuf) and a
+data converter, so they are tested without a server."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.converter import DataConverter
 
 from domain.jobs import StepView, is_step
-from domain.messages import StepProgress
+from domain.messages import PipelineResult, StepProgress, SubmissionInput
 
 _E = EventType
 
@@ -112,3 +114,51 @@ def reset_point(events: Sequence[HistoryEvent]) -> tuple[int, list[str]] | None:
 
 def first_workflow_task(events: Sequence[HistoryEvent]) -> int | None:
     return next((e.event_id for e in events if e.event_type == _E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED), None)
+
+
+# Temporal's execution status name for each event that closes a run.
+_CLOSED_BY = {
+    _E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "COMPLETED",
+    _E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "FAILED",
+    _E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: "CANCELED",
+    _E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "TERMINATED",
+    _E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: "TIMED_OUT",
+}
+
+
+def closed_as(event: HistoryEvent | None) -> str | None:
+    """The execution status name (COMPLETED, FAILED, …) the last event of a history closed the run with; None while
+    it runs."""
+    return _CLOSED_BY.get(event.event_type) if event is not None else None
+
+
+def closed_at(event: HistoryEvent) -> dt.datetime:
+    return _time(event)
+
+
+def workflow_failure(event: HistoryEvent) -> str | None:
+    """The failure message of a run that failed (its closing event), else None."""
+    if event.event_type != _E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+        return None
+    return event.workflow_execution_failed_event_attributes.failure.message
+
+
+async def pipeline_result(event: HistoryEvent, converter: DataConverter) -> PipelineResult | None:
+    """The pipeline's result, from the event that completed its run; None for any other event."""
+    if event.event_type != _E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+        return None
+    payloads = event.workflow_execution_completed_event_attributes.result.payloads
+    [result] = await converter.decode(payloads, [PipelineResult])
+    assert isinstance(result, PipelineResult)
+    return result
+
+
+async def submitter(events: Sequence[HistoryEvent], converter: DataConverter) -> str | None:
+    """Who submitted it: the ERP user in the workflow's input (the first event)."""
+    if not events or events[0].event_type != _E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+        return None
+    payloads = events[0].workflow_execution_started_event_attributes.input.payloads
+    if not payloads:
+        return None
+    [inp] = await converter.decode(payloads[:1], [SubmissionInput])
+    return inp.user

@@ -186,14 +186,14 @@ def test_backfill_input_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_a_closed_runs_state_follows_from_its_result_when_visibility_lags() -> None:
+    from domain.jobs import final_state
     from domain.messages import PipelineResult
-    from starter.jobs import _final_state
 
     accepted = Verdict(status="accepted")
-    assert _final_state(PipelineResult(verdict=Verdict(status="rejected"))) == "rejected"
+    assert final_state(PipelineResult(verdict=Verdict(status="rejected"))) == "rejected"
     failed = [StepProgress(name="sepa", status="failed"), StepProgress(name="analytics", status="done")]
-    assert _final_state(PipelineResult(verdict=accepted, steps=failed)) == "completed_with_failures"
-    assert _final_state(PipelineResult(verdict=accepted, steps=failed[1:])) == "completed"
+    assert final_state(PipelineResult(verdict=accepted, steps=failed)) == "completed_with_failures"
+    assert final_state(PipelineResult(verdict=accepted, steps=failed[1:])) == "completed"
 
 
 def test_every_background_budget_outlasts_an_hour_of_outage() -> None:
