@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -14,12 +15,41 @@ from domain.messages import PipelineResult
 
 JobStatus = Literal["Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled"]
 JOB_STATUSES: tuple[JobStatus, ...] = ("Queued", "Running", "Retrying", "Completed", "Failed", "Cancelled")
+# A running run is one of these according to its steps, which Temporal's visibility does not see.
+LIVE_STATUSES: tuple[JobStatus, ...] = ("Queued", "Running", "Retrying")
 MAX_LIMIT = 100
 # Bookkeeping activities of the pipelines (their activity ids) are not steps a user tracks.
 AUDIT_FAILURE_PREFIX = "audit-failure:"
 AUDIT_CANCELLATION_ID = "audit-cancellation"
 NOTIFY_ID = "notify"
 BOOKKEEPING_PREFIXES = (AUDIT_FAILURE_PREFIX, AUDIT_CANCELLATION_ID, NOTIFY_ID)
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """How a run shows in Temporal: its execution status (a ``WorkflowExecutionStatus`` name: RUNNING, COMPLETED,
+    FAILED, CANCELED, TERMINATED, TIMED_OUT, CONTINUED_AS_NEW) is one of ``executions`` and, when ``states`` is
+    given, its DuesflowState one of ``states``."""
+
+    executions: tuple[str, ...]
+    states: tuple[str, ...] | None = None
+
+    def fits(self, execution: str, state: str | None) -> bool:
+        return execution in self.executions and (self.states is None or state in self.states)
+
+
+RUNNING = RunShape(("RUNNING",))
+# What identifies each job status in Temporal's terms, written down once: ``derive_status`` reads it, and so does the
+# job API's visibility query for a status filter (starter/job_queries.py). A completed pipeline's state is one of the
+# end states its ``finish`` sets (rejected, accepted, completed, completed_with_failures).
+STATUS_SHAPES: dict[JobStatus, tuple[RunShape, ...]] = {
+    "Queued": (RUNNING,),
+    "Running": (RUNNING,),
+    "Retrying": (RUNNING,),
+    "Completed": (RunShape(("COMPLETED",), ("completed", "accepted")),),
+    "Failed": (RunShape(("FAILED", "TIMED_OUT")), RunShape(("COMPLETED",), ("completed_with_failures", "rejected"))),
+    "Cancelled": (RunShape(("CANCELED", "TERMINATED")),),
+}
 
 
 class StepView(BaseModel):
@@ -81,20 +111,25 @@ class RetryReport(BaseModel):
 
 def derive_status(execution: str, state: str | None, steps: Iterable[StepView]) -> JobStatus:
     """``execution`` is Temporal's execution status name (RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED,
-    TIMED_OUT, CONTINUED_AS_NEW); ``state`` the pipeline's DuesflowState."""
-    if execution == "RUNNING":
-        statuses = {s.status for s in steps}
-        if "retrying" in statuses:
-            return "Retrying"
-        # Waiting for step 1, or for a worker to take its first background step (e.g. background paused).
-        if state in (None, "submitted") or not statuses & {"running", "done", "failed"}:
-            return "Queued"
-        return "Running"
-    if execution == "COMPLETED":
-        return "Failed" if state in ("completed_with_failures", "rejected") else "Completed"
-    if execution in ("CANCELED", "TERMINATED"):
-        return "Cancelled"
+    TIMED_OUT, CONTINUED_AS_NEW); ``state`` the pipeline's DuesflowState. The status whose shape
+    (``STATUS_SHAPES``) the run has, a running run's from its steps. A run no status describes (continued as new,
+    or completed without an end state) did not do its job: Failed, though no status filter lists it."""
+    if RUNNING.fits(execution, state):
+        return _live_status(state, steps)
+    for status, shapes in STATUS_SHAPES.items():
+        if status not in LIVE_STATUSES and any(shape.fits(execution, state) for shape in shapes):
+            return status
     return "Failed"
+
+
+def _live_status(state: str | None, steps: Iterable[StepView]) -> JobStatus:
+    statuses = {s.status for s in steps}
+    if "retrying" in statuses:
+        return "Retrying"
+    # Waiting for step 1, or for a worker to take its first background step (e.g. background paused).
+    if state in (None, "submitted") or not statuses & {"running", "done", "failed"}:
+        return "Queued"
+    return "Running"
 
 
 def final_state(result: PipelineResult) -> str:

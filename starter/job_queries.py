@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import NotFound
-from domain.jobs import JobStatus
+from domain.jobs import JOB_STATUSES, RUNNING, STATUS_SHAPES, JobStatus, RunShape
 from workflows import search_attributes as sa
 
 PIPELINES = ("PaymentEntryWorkflow", "SalesInvoiceWorkflow")
@@ -22,17 +22,31 @@ _PIPELINE_LIST = f"({', '.join(repr(t) for t in PIPELINES)})"
 # ERPNext names (ACC-PAY-2025-00201, ACC-SINV-RET-2025-00003): nothing that could break out of a query string.
 DOCUMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,139}$")
 
-RUNNING = "ExecutionStatus = 'Running'"
-# Visibility clauses for each status a user filters by (Queued/Running/Retrying are told apart after loading).
-STATUS_CLAUSE: dict[JobStatus, str] = {
-    "Queued": RUNNING,
-    "Running": RUNNING,
-    "Retrying": RUNNING,
-    "Completed": "ExecutionStatus = 'Completed' AND DuesflowState IN ('completed', 'accepted')",
-    "Failed": "(ExecutionStatus IN ('Failed', 'TimedOut') OR (ExecutionStatus = 'Completed' "
-    "AND DuesflowState IN ('completed_with_failures', 'rejected')))",
-    "Cancelled": "ExecutionStatus IN ('Canceled', 'Terminated')",
-}
+
+def _one_of(field: str, values: Sequence[str]) -> str:
+    quoted = [f"'{v}'" for v in values]
+    return f"{field} = {quoted[0]}" if len(quoted) == 1 else f"{field} IN ({', '.join(quoted)})"
+
+
+def shape_clause(shape: RunShape) -> str:
+    """The visibility clause of the runs that have ``shape`` (domain/jobs.py); ExecutionStatus is spelt Running,
+    TimedOut, … there."""
+    executions = ["".join(part.capitalize() for part in name.split("_")) for name in shape.executions]
+    clause = _one_of("ExecutionStatus", executions)
+    return clause if shape.states is None else f"{clause} AND {_one_of(sa.STATE.name, shape.states)}"
+
+
+def status_clause(status: JobStatus) -> str:
+    """The visibility clause of the runs of jobs in ``status``: its shapes (domain/jobs.py ``STATUS_SHAPES``). Queued,
+    Running and Retrying all list the running runs; they are told apart after loading."""
+    clauses = [shape_clause(shape) for shape in STATUS_SHAPES[status]]
+    if len(clauses) == 1:
+        return clauses[0]
+    return "(" + " OR ".join(f"({c})" if " AND " in c else c for c in clauses) + ")"
+
+
+RUNNING_CLAUSE = shape_clause(RUNNING)
+STATUS_CLAUSE: dict[JobStatus, str] = {status: status_clause(status) for status in JOB_STATUSES}
 
 
 def scope(site: str, doctype: str | None, user_key: str | None) -> str:

@@ -8,8 +8,8 @@ import datetime as dt
 
 from temporalio.client import Client
 
-from domain.jobs import JobStatistics, JobStatus, top_errors
-from starter.job_queries import RUNNING, STATUS_CLAUSE, count, replaced_runs, runs, started_since
+from domain.jobs import JOB_STATUSES, JobStatistics, JobStatus, top_errors
+from starter.job_queries import RUNNING_CLAUSE, STATUS_CLAUSE, count, replaced_runs, runs, started_since
 from starter.job_views import load_job
 
 MAX_INSPECTED = 200  # running jobs whose history statistics reads
@@ -23,13 +23,13 @@ async def job_statistics(client: Client, scope: str) -> JobStatistics:
     since = started_since(day_ago)
     # Closed runs are counted first: a run listed as running below was running then too, so no job is counted
     # twice while visibility catches up with runs that close meanwhile.
-    counts: dict[JobStatus, int] = {s: 0 for s in STATUS_CLAUSE}
+    counts: dict[JobStatus, int] = dict.fromkeys(JOB_STATUSES, 0)
     for closed in ("Completed", "Failed", "Cancelled"):
         counts[closed] = await count(client, f"{scope} AND {STATUS_CLAUSE[closed]}")
     # Queued, Running and Retrying differ only in the history: inspect the newest running jobs; with a long
     # backlog (background paused) the older ones count as Queued, which is what they are then.
-    running_total = await count(client, f"{scope} AND {RUNNING}")
-    running = await runs(client, f"{scope} AND {RUNNING}", MAX_INSPECTED)
+    running_total = await count(client, f"{scope} AND {RUNNING_CLAUSE}")
+    running = await runs(client, f"{scope} AND {RUNNING_CLAUSE}", MAX_INSPECTED)
     live = await asyncio.gather(*(load_job(client, e) for e in running))
     for job in live:
         counts[job.status] += 1  # from the history: a run that closed since the listing counts as what it is

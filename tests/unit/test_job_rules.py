@@ -4,18 +4,32 @@ pseudonym, callers' roles, the backfill's order and its input errors."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 
 from config.settings import ConfigError, Settings, load_settings, user_key_of
-from domain.jobs import Job, StepView, check_days, check_limit, check_status, derive_status, top_errors
+from domain.jobs import (
+    JOB_STATUSES,
+    LIVE_STATUSES,
+    Job,
+    StepView,
+    check_days,
+    check_limit,
+    check_status,
+    derive_status,
+    top_errors,
+)
 from domain.messages import StepProgress
 from domain.notifications import channel, outcome
 from domain.users import Caller, user_key
 from domain.verdicts import FieldError, Verdict
 from starter.backfill import backfill_order, read_documents
+from starter.job_queries import STATUS_CLAUSE
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
@@ -46,6 +60,50 @@ def test_job_status_follows_temporal_and_the_pipeline_state(
     execution: str, state: str, steps: list[StepView], expected: str
 ) -> None:
     assert derive_status(execution, state, steps) == expected
+
+
+# Every execution status Temporal has, every DuesflowState a pipeline sets (and none yet), and steps of each kind.
+EXECUTIONS = [status.name for status in WorkflowExecutionStatus]
+STATES = [None, "submitted", "accepted", "rejected", "completed", "completed_with_failures", "cancelled"]
+STEP_SAMPLES = [[], *([step("sepa", kind)] for kind in ("pending", "running", "retrying", "done", "failed"))]
+# A completed pipeline has set one of these (its finish); a run that is not one (continued as new, or completed
+# without an end state) is no job status's: it counts as Failed and no filter lists it.
+END_STATES = {"accepted", "rejected", "completed", "completed_with_failures"}
+
+
+def lists(clause: str, execution: str, state: str | None) -> bool:
+    """Whether a visibility clause lists a run: the clause evaluated as Temporal would, on the run's ExecutionStatus
+    (spelt Running, TimedOut, … there) and DuesflowState."""
+    expression = re.sub(r" IN \(([^)]*)\)", r" in {\1}", clause)
+    expression = expression.replace(" = ", " == ").replace(" AND ", " and ").replace(" OR ", " or ")
+    spelt = "".join(part.capitalize() for part in execution.split("_"))
+    return bool(eval(expression, {}, {"ExecutionStatus": spelt, "DuesflowState": state}))
+
+
+@pytest.mark.parametrize("status", JOB_STATUSES)
+def test_the_status_filter_and_derive_status_agree(status: str) -> None:
+    """The job API's filter for a status lists every run that derive_status gives that status, and no run of another
+    status (Queued, Running and Retrying share the running runs: only the history tells them apart). A run no status
+    describes is Failed and listed by no filter."""
+    same_listing = set(LIVE_STATUSES) if status in LIVE_STATUSES else {status}
+    for execution, state in itertools.product(EXECUTIONS, STATES):
+        listed = lists(STATUS_CLAUSE[status], execution, state)  # type: ignore[index]
+        placed = execution != "CONTINUED_AS_NEW" and (execution != "COMPLETED" or state in END_STATES)
+        for steps in STEP_SAMPLES:
+            derived = derive_status(execution, state, steps)
+            run = (execution, state, [s.status for s in steps])
+            if not placed:
+                assert derived == "Failed" and not listed, run
+            elif derived == status:
+                assert listed, run
+            if listed:
+                assert derived in same_listing, run
+
+
+def test_the_check_of_visibility_clauses_reads_them_as_temporal_does() -> None:
+    clause = "(ExecutionStatus IN ('Failed', 'TimedOut') OR (ExecutionStatus = 'Completed' AND DuesflowState IN ('x')))"
+    assert lists(clause, "TIMED_OUT", None) and lists(clause, "COMPLETED", "x")
+    assert not lists(clause, "COMPLETED", "xy") and not lists(clause, "RUNNING", "x")
 
 
 def job(status: str, *, done: int = 0, total: int = 0, state: str = "accepted", error: str | None = None) -> Job:
