@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import Connection, Engine, Row
 from temporalio import activity
@@ -25,6 +26,7 @@ from domain.sepa import (
 )
 from domain.sepa_returns import (
     DEFAULT_OFFSETS,
+    CollectedUsage,
     ReturnDecision,
     ReturnedCollection,
     answered_collection,
@@ -118,6 +120,15 @@ def _record_collection(conn: Connection, site: str, payment: Row) -> CollectionO
     return CollectionOutcome(created, existing)
 
 
+def _answered_collection(conn: Connection, site: str, invoice: str, amount: Decimal) -> CollectedUsage | None:
+    """The collection a return of ``amount`` answers (``domain.sepa_returns.answered_collection``), locked. One that
+    a concurrent return marked first is passed over for the next best, as the choice would be made now."""
+    while True:
+        usage = answered_collection(ledger.collected_usages(conn, site, invoice), amount)
+        if usage is None or ledger.lock_collected_usage(conn, usage.id):
+            return usage
+
+
 def _record_return(conn: Connection, site: str, payment: Row, offsets: Sequence[int]) -> list[ReturnedCollection]:
     """Mark the collection each returned invoice came from Returned (with the R-code) and decide what follows:
     a retry collection due on a business day, stop, manual handling, or escalation. Idempotent: a decision is
@@ -134,7 +145,7 @@ def _record_return(conn: Connection, site: str, payment: Row, offsets: Sequence[
             decision = ReturnDecision(earlier.decision, earlier.reason_code, earlier.attempt, earlier.due_date)
             outcomes.append(ReturnedCollection(invoice, earlier.mandate_id, decision))
             continue
-        usage = answered_collection(ledger.lock_collected_usages(conn, site, invoice), alloc.allocated_amount)
+        usage = _answered_collection(conn, site, invoice, alloc.allocated_amount)
         if usage is not None:
             ledger.mark_returned(conn, usage.id, reason, payment.name)
         retries = ledger.earlier_retries(conn, site, payment.name, invoice)

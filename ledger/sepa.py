@@ -166,22 +166,28 @@ def recorded_decision(conn: Connection, site: str, payment: str, invoice: str) -
     return conn.execute(_EARLIER_DECISION, {"site": site, "payment": payment, "invoice": invoice}).first()
 
 
-# Locked in id order: the one a return answers is chosen from them and marked Returned.
-_COLLECTED_USAGES = (
-    select(mandate_usages.c.id, mandate_usages.c.mandate_id, mandate_usages.c.amount, mandate_usages.c.collection_date)
-    .where(
-        mandate_usages.c.site == bindparam("site"),
-        mandate_usages.c.invoice == bindparam("invoice"),
-        mandate_usages.c.status == "Collected",
-    )
-    .order_by(mandate_usages.c.id)
+_COLLECTED_USAGES = select(
+    mandate_usages.c.id, mandate_usages.c.mandate_id, mandate_usages.c.amount, mandate_usages.c.collection_date
+).where(
+    mandate_usages.c.site == bindparam("site"),
+    mandate_usages.c.invoice == bindparam("invoice"),
+    mandate_usages.c.status == "Collected",
+)
+_LOCK_COLLECTED_USAGE = (
+    select(mandate_usages.c.id)
+    .where(mandate_usages.c.id == bindparam("id"), mandate_usages.c.status == "Collected")
     .with_for_update()
 )
 
 
-def lock_collected_usages(conn: Connection, site: str, invoice: str) -> list[CollectedUsage]:
-    """The invoice's Collected usages, locked."""
+def collected_usages(conn: Connection, site: str, invoice: str) -> list[CollectedUsage]:
+    """The invoice's Collected usages (not locked: ``lock_collected_usage`` locks the one chosen)."""
     return [CollectedUsage(*r) for r in conn.execute(_COLLECTED_USAGES, {"site": site, "invoice": invoice})]
+
+
+def lock_collected_usage(conn: Connection, usage_id: int) -> bool:
+    """Lock the usage; False when it is no longer Collected (a concurrent return marked it first)."""
+    return conn.execute(_LOCK_COLLECTED_USAGE, {"id": usage_id}).first() is not None
 
 
 def mark_returned(conn: Connection, usage_id: int, reason: str, returned_by: str) -> None:

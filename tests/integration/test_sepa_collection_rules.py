@@ -131,3 +131,40 @@ def test_a_payment_the_ledger_does_not_hold_is_refused(engine: Engine, site: str
     )
     with engine.connect() as conn:
         assert conn.execute(select(audit_records).where(audit_records.c.site == site)).all() == []
+
+
+def test_a_return_passes_over_a_collection_a_concurrent_return_marks_first(engine: Engine, site: str) -> None:
+    """The chosen collection is locked; when a concurrent return marked it Returned meanwhile, the next best is
+    chosen (as the choice made after that return committed would be)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from decimal import Decimal
+
+    from activities.sepa import _answered_collection
+
+    _load(engine, site, b.mandate("MD-1", "M1"))
+    assert record(engine, site, b.invoice("INV-1", "C1", 20.0, member_name="M1")).accepted
+    for name, day in (("PAY-1", "2025-04-02"), ("PAY-2", "2025-04-09")):
+        doc = b.payment(name, "C1", 10.0, [("INV-1", 10.0)], mode="SEPA Direct Debit", posting_date=day)
+        assert record(engine, site, doc).accepted
+        _run(engine, site, name)
+    with engine.connect() as conn:
+        ids = dict(
+            conn.execute(
+                select(mandate_usages.c.payment_entry, mandate_usages.c.id).where(mandate_usages.c.site == site)
+            ).all()
+        )
+
+    def answer() -> int | None:
+        with engine.begin() as conn:
+            usage = _answered_collection(conn, site, "INV-1", Decimal("10.00"))
+            return usage.id if usage else None
+
+    with engine.connect() as other, ThreadPoolExecutor(1) as pool:
+        other.execute(
+            mandate_usages.update().where(mandate_usages.c.id == ids["PAY-2"]).values(status="Returned")
+        )  # the newest collection, row-locked by a return that has not committed yet
+        answered = pool.submit(answer)
+        with pytest.raises(TimeoutError):
+            answered.result(timeout=0.5)  # waits for the other return's lock
+        other.commit()
+        assert answered.result(timeout=10) == ids["PAY-1"]
