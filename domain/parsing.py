@@ -1,9 +1,11 @@
-"""Turn raw ERPNext JSON into contracts, or into field-level errors that name what is wrong."""
+"""Turn raw ERPNext JSON into contracts, or into field-level errors that name what is wrong; the doctypes
+duesflow runs pipelines for, and the workflow that runs each."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -11,9 +13,20 @@ from pydantic import BaseModel, ValidationError
 from domain.contracts import Customer, Member, PaymentEntry, SalesInvoice, SepaMandate
 from domain.verdicts import DocumentRejected, FieldError
 
-SUBMITTABLE: dict[str, type[PaymentEntry | SalesInvoice]] = {
-    "Payment Entry": PaymentEntry,
-    "Sales Invoice": SalesInvoice,
+
+@dataclass(frozen=True)
+class Submittable:
+    """A doctype duesflow runs a pipeline for: its contract, and the workflow that runs it, by its Temporal type
+    name (the domain imports no workflow class; the client and the worker hold the classes)."""
+
+    contract: type[PaymentEntry | SalesInvoice]
+    workflow: str
+
+
+# The one map of doctype to workflow: the client starts, and the job API lists, the workflows named here.
+SUBMITTABLE: dict[str, Submittable] = {
+    "Payment Entry": Submittable(PaymentEntry, "PaymentEntryWorkflow"),
+    "Sales Invoice": Submittable(SalesInvoice, "SalesInvoiceWorkflow"),
 }
 REFERENCE: dict[str, type[Customer | Member | SepaMandate]] = {
     "Customer": Customer,
@@ -22,6 +35,7 @@ REFERENCE: dict[str, type[Customer | Member | SepaMandate]] = {
 }
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def field_errors(exc: ValidationError) -> list[FieldError]:
@@ -41,7 +55,7 @@ def _validate(model: type[M], raw: Mapping[str, Any]) -> M:
         raise DocumentRejected(field_errors(exc)) from None
 
 
-def _doctype_of(raw: object, allowed: Mapping[str, type]) -> type:
+def _doctype_of(raw: object, allowed: Mapping[str, T]) -> T:
     if not isinstance(raw, Mapping):
         raise DocumentRejected(
             [FieldError(field="document", code="not_an_object", message="must be a JSON object (doc.as_dict())")]
@@ -85,7 +99,7 @@ def _currency_errors(doc: PaymentEntry | SalesInvoice | Customer, currency: str)
 def parse_submission(raw: object, *, currency: str) -> PaymentEntry | SalesInvoice:
     """Parse a submitted (or cancelled) Payment Entry or Sales Invoice; raise ``DocumentRejected`` naming every
     bad field."""
-    model = _doctype_of(raw, SUBMITTABLE)
+    model = _doctype_of(raw, SUBMITTABLE).contract
     doc = _validate(model, raw)  # type: ignore[arg-type]
     errors = _currency_errors(doc, currency)
     if doc.docstatus == 0:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from domain.parsing import SUBMITTABLE
 from domain.verdicts import Verdict
 
 # Generous: a bulk document's step 1 waits behind live workflow tasks on a busy worker.
@@ -45,9 +46,9 @@ def read_documents(paths: Iterable[Path]) -> list[dict[str, Any]]:
                 raise ValueError(f"{file}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
             items = data if isinstance(data, list) else [data]
             for n, item in enumerate(items):
-                if not isinstance(item, dict) or item.get("doctype") not in ("Payment Entry", "Sales Invoice"):
+                if not isinstance(item, dict) or item.get("doctype") not in SUBMITTABLE:
                     where = f"{file}[{n}]" if isinstance(data, list) else str(file)
-                    raise ValueError(f"{where}: doctype must be 'Payment Entry' or 'Sales Invoice'")
+                    raise ValueError(f"{where}: doctype must be {' or '.join(map(repr, SUBMITTABLE))}")
                 docs.append(item)
     return docs
 

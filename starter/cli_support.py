@@ -24,10 +24,10 @@ from sqlalchemy.exc import DBAPIError
 from config.settings import ConfigError, Settings, load_settings, unknown_variables
 from domain.errors import DuesflowError, ServiceUnavailable
 from domain.ids import check_site
+from domain.parsing import SUBMITTABLE
 from domain.verdicts import DocumentRejected
 from ledger.db import is_unavailable, unavailable
 from starter.client import DuesflowClient
-from starter.job_queries import DOCTYPES
 
 console = Console()
 errors = Console(stderr=True)
@@ -50,7 +50,7 @@ def _checked_site(site: str | None) -> str | None:
 Site = Annotated[str | None, typer.Option(help="ERP site name (default: DUESFLOW_SITE)", callback=_checked_site)]
 
 # The doctypes duesflow runs pipelines for, as a choice the command line checks.
-Doctype = StrEnum("Doctype", {name.replace(" ", "_").upper(): name for name in DOCTYPES})  # type: ignore[misc]
+Doctype = StrEnum("Doctype", {name.replace(" ", "_").upper(): name for name in SUBMITTABLE})  # type: ignore[misc]
 
 
 def fail(message: str, code: int = USAGE) -> NoReturn:

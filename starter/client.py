@@ -53,7 +53,7 @@ from domain.ids import workflow_id as workflow_id_of
 from domain.jobs import Job, JobDetail, JobStatistics, RetryReport
 from domain.messages import PipelineResult, Progress, StepProgress, SubmissionInput
 from domain.notifications import Notification, channel
-from domain.parsing import parse_submission
+from domain.parsing import SUBMITTABLE, parse_submission
 from domain.priorities import Level
 from domain.reads import (
     AuditRecord,
@@ -83,7 +83,10 @@ from workflows.payment_entry import PaymentEntryWorkflow
 from workflows.sales_invoice import SalesInvoiceWorkflow
 from workflows.upkeep import UpkeepWorkflow
 
-WORKFLOW_FOR = {"Payment Entry": PaymentEntryWorkflow, "Sales Invoice": SalesInvoiceWorkflow}
+# The workflow class that runs each doctype: the one named in domain/parsing.py's SUBMITTABLE (a workflow's Temporal
+# type name is its class name).
+_WORKFLOW_CLASSES = {cls.__name__: cls for cls in (PaymentEntryWorkflow, SalesInvoiceWorkflow)}
+WORKFLOW_FOR = {doctype: _WORKFLOW_CLASSES[submittable.workflow] for doctype, submittable in SUBMITTABLE.items()}
 
 # Every submission of a document asks for its verdict under this one update id. The server treats updates with the
 # same id on a workflow as one: identical submissions racing each other share the first one's update (the same

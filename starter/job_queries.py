@@ -14,10 +14,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import NotFound
 from domain.jobs import JOB_STATUSES, RUNNING, STATUS_SHAPES, JobStatus, RunShape
+from domain.parsing import SUBMITTABLE
 from workflows import search_attributes as sa
 
-PIPELINES = ("PaymentEntryWorkflow", "SalesInvoiceWorkflow")
-DOCTYPES = ("Payment Entry", "Sales Invoice")
+# A job is a run of the pipeline of a submittable doctype (domain/parsing.py).
+PIPELINES = tuple(s.workflow for s in SUBMITTABLE.values())
+DOCTYPES = tuple(SUBMITTABLE)
 _PIPELINE_LIST = f"({', '.join(repr(t) for t in PIPELINES)})"
 # ERPNext names (ACC-PAY-2025-00201, ACC-SINV-RET-2025-00003): nothing that could break out of a query string.
 DOCUMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{0,139}$")

@@ -100,6 +100,19 @@ def test_the_status_filter_and_derive_status_agree(status: str) -> None:
                 assert derived in same_listing, run
 
 
+def test_each_submittable_doctype_names_the_workflow_the_client_starts_and_the_worker_runs() -> None:
+    from domain.parsing import SUBMITTABLE
+    from starter.client import WORKFLOW_FOR
+    from starter.job_queries import DOCTYPES, PIPELINES
+    from worker import WORKFLOWS
+
+    assert set(SUBMITTABLE) == set(WORKFLOW_FOR) == set(DOCTYPES) == {"Payment Entry", "Sales Invoice"}
+    for doctype, submittable in SUBMITTABLE.items():
+        assert submittable.contract.model_fields["doctype"].default == doctype
+        assert WORKFLOW_FOR[doctype].__name__ == submittable.workflow in PIPELINES
+        assert WORKFLOW_FOR[doctype] in WORKFLOWS
+
+
 def test_the_check_of_visibility_clauses_reads_them_as_temporal_does() -> None:
     clause = "(ExecutionStatus IN ('Failed', 'TimedOut') OR (ExecutionStatus = 'Completed' AND DuesflowState IN ('x')))"
     assert lists(clause, "TIMED_OUT", None) and lists(clause, "COMPLETED", "x")
