@@ -1,5 +1,5 @@
-"""Step 4: the payment's analytics fact, written once whatever the number of attempts (and reversed once the
-payment is cancelled)."""
+"""The analytics step: the payment's analytics fact, written once whatever the number of attempts (and reversed
+once the payment is cancelled)."""
 
 from __future__ import annotations
 

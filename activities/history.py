@@ -1,4 +1,4 @@
-"""Step 2: rebuild one member's payment history from the ledger (which also moves the read cache on)."""
+"""The history step: rebuild one member's payment history from the ledger (which also moves the read cache on)."""
 
 from __future__ import annotations
 

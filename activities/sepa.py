@@ -1,4 +1,5 @@
-"""Step 3: record the SEPA collection (or return) against the member's mandate, and decide what follows a return.
+"""The SEPA step (first of a payment's background steps): record the SEPA collection (or return) against the
+member's mandate, and decide what follows a return.
 
 The rules of ``domain/sepa.py`` and ``domain/sepa_returns.py`` choose the mandate a collection uses, the collection a
 return answers and what follows it; ``ledger/sepa.py`` reads the candidates and writes what was decided, all in

@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
+from domain.payments import is_member_payment
+from domain.sepa_returns import is_sepa_return
+
 CENT = Decimal("0.01")
 
 
@@ -230,12 +233,12 @@ class PaymentEntry(ErpDocument):
         """Only money received from a customer runs the member pipeline (bug B9: the rest is just audited).
 
         Predecessor bug ids: docs/business-rules.md, last section."""
-        return self.payment_type == "Receive" and self.party_type == "Customer"
+        return is_member_payment(self.payment_type, self.party_type)
 
     @property
     def is_sepa_return(self) -> bool:
         """A bounced direct debit: money going back to the member. It reverses the collection it references."""
-        return self.mode_of_payment == "SEPA Direct Debit Return" and self.party_type == "Customer"
+        return is_sepa_return(self.mode_of_payment, self.party_type)
 
     @property
     def runs_member_pipeline(self) -> bool:
