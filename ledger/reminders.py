@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from domain import audit_keys
 from domain.balances import InvoiceStanding
-from domain.reminders import CLOSED_STATES, OPEN_STATES, CaseState, ReminderView
+from domain.reminders import CLOSED_STATES, OPEN_STATES, CaseState, ReminderView, reminder_recipient
 from ledger import audit
 from ledger.documents import credited_to_invoice, outstanding_of_invoice, owes, paid_to_invoice
 from ledger.schema import dunning_cases, invoices, members, reminder_messages
@@ -154,8 +154,9 @@ def handed_off(conn: Connection, site: str) -> list[dict[str, Any]]:
 
 
 def open_invoices(conn: Connection, site: str, on_date: dt.date) -> list[dict[str, Any]]:
-    """Submitted invoices (not credit notes) due on or before ``on_date`` that still owe money, with their member
-    (the invoice's own, else the customer's first member by name)."""
+    """Submitted invoices (not credit notes) due on or before ``on_date`` that still owe money, with the member their
+    reminders go to (``domain.reminders.reminder_recipient``, from the invoice's member and the customer's first
+    member by name, the same order step 1 lists a customer's members in)."""
     first_member = (
         select(func.min(members.c.name))
         .where(members.c.site == invoices.c.site, members.c.customer == invoices.c.customer)
@@ -166,7 +167,8 @@ def open_invoices(conn: Connection, site: str, on_date: dt.date) -> list[dict[st
     inner = (
         select(
             invoices.c.name.label("invoice"),
-            func.coalesce(invoices.c.member, first_member).label("member"),
+            invoices.c.member.label("invoice_member"),
+            first_member.label("first_member"),
             due.label("due_date"),
             outstanding,
         )
@@ -178,8 +180,18 @@ def open_invoices(conn: Connection, site: str, on_date: dt.date) -> list[dict[st
         )
         .subquery()
     )
-    rows = conn.execute(select(inner).where(owes(inner.c.outstanding)).order_by(inner.c.member, inner.c.due_date))
-    return [dict(r._mapping) for r in rows]
+    found = []
+    for row in conn.execute(select(inner).where(owes(inner.c.outstanding))):
+        first = [row.first_member] if row.first_member is not None else []
+        found.append(
+            {
+                "invoice": row.invoice,
+                "member": reminder_recipient(row.invoice_member, first),
+                "due_date": row.due_date,
+                "outstanding": row.outstanding,
+            }
+        )
+    return sorted(found, key=lambda r: (r["member"] is None, r["member"] or "", r["due_date"]))
 
 
 def case_counts(conn: Connection, site: str) -> dict[str, int]:
