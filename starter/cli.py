@@ -6,8 +6,8 @@ Configuration comes from DUESFLOW_* environment variables (see README); every co
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+import os
 import sys
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -18,8 +18,7 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
-from config.settings import ConfigError, user_key_of
-from domain.errors import ServiceUnavailable
+from config.settings import user_key_of
 from domain.ids import workflow_id
 from domain.upkeep import JOBS
 from domain.verdicts import DocumentRejected
@@ -63,25 +62,19 @@ def _every_command(
     warn_unknown_variables()
 
 
-@app.command()
-def stack(
-    once: Annotated[bool, typer.Option("--once", help="run the demo, print the outcome and exit")] = False,
-    data_dir: Annotated[Path, typer.Option(help="where embedded state lives")] = Path(".duesflow"),
-    members: Annotated[int, typer.Option(min=1, max=5000, help="size of the demo association")] = 40,
-    ui_port: Annotated[int, typer.Option(min=1, max=65535, help="Temporal Web UI port")] = 8233,
-) -> None:
-    """Start everything (Temporal + Web UI, PostgreSQL, Redis, migrations, worker) and run the demo."""
-    from infra.stack import main_async
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def stack(ctx: typer.Context) -> None:
+    """Start everything (Temporal + Web UI, PostgreSQL, Redis, migrations, worker) and run the demo.
 
-    try:
-        code = asyncio.run(main_async(data_dir, once=once, members=members, ui_port=ui_port))
-    except ConfigError as exc:
-        fail(str(exc))
-    except ServiceUnavailable as exc:
-        fail(str(exc), 1)
-    except DBAPIError as exc:  # an external DUESFLOW_DATABASE_URL (the embedded one is started here)
-        fail(*ledger_problem(exc, settings_or_fail().database_url))
-    raise typer.Exit(code)
+    Options: --once, --data-dir, --members, --ui-port (duesflow stack --help)."""
+    # The local stack (infra/stack.py) uses this package's client, so it runs as its own program with the arguments
+    # given (help included) instead of being imported here: the callers' layer never depends on infra.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "infra.stack", *ctx.args])
 
 
 @app.command()

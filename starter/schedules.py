@@ -1,9 +1,9 @@
-"""The upkeep Temporal Schedules, created (or brought up to date) idempotently at worker start; operators see
-them under Schedules in the Web UI and with ``temporal schedule list``."""
+"""Creating the upkeep Temporal Schedules (domain/upkeep.py ``SCHEDULES``), or bringing them up to date,
+idempotently: the worker does it at start, operators with ``duesflow schedules`` (``DuesflowClient.ensure_schedules``).
+Temporal plumbing that the callers and the worker share, like starter/connection.py: it uses nothing of the callers'
+client."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from temporalio.client import (
     Client,
@@ -21,46 +21,39 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from config.settings import Settings
-from domain.upkeep import JOBS, Job, UpkeepInput
+from domain.upkeep import SCHEDULES, UpkeepInput, UpkeepSchedule
 from workflows import search_attributes as sa
 from workflows.upkeep import UpkeepWorkflow
 
-# UTC hour of each daily run: lifecycle first (its warnings go out in the morning), the heavy deletes after it.
-HOURS: dict[Job, int] = {"mandate-lifecycle": 2, "analytics-rollup": 3, "audit-retention": 4}
 
-
-def schedule_id(job: Job) -> str:
-    return f"duesflow-{job}"
-
-
-def desired_schedule(job: Job, settings: Settings) -> Schedule:
+def desired_schedule(definition: UpkeepSchedule, settings: Settings) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             UpkeepWorkflow.run,
             UpkeepInput(
-                job=job,
+                job=definition.job,
                 analytics_window_days=settings.analytics_window_days,
             ),
-            id=f"duesflow-upkeep-{job}",
+            id=definition.workflow_id,
             task_queue=settings.task_queue,
             typed_search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(sa.DOCTYPE, "Upkeep"), SearchAttributePair(sa.DOCUMENT, job)]
+                [SearchAttributePair(sa.DOCTYPE, definition.doctype), SearchAttributePair(sa.DOCUMENT, definition.job)]
             ),
-            static_summary=f"Daily upkeep: {job}",
+            static_summary=definition.summary,
         ),
         spec=ScheduleSpec(
-            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(HOURS[job])], minute=[ScheduleRange(0)])]
+            calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(definition.hour)], minute=[ScheduleRange(0)])]
         ),
-        # A day missed while the cluster was down runs once when it is back; never two runs of a job at once.
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=1)),
+        # Never two runs of a job at once.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=definition.catchup_window),
     )
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> dict[str, str]:
     """Create each schedule, or update an existing one to this code's definition; returns what was done per id."""
     done = {}
-    for job in JOBS:
-        sid, schedule = schedule_id(job), desired_schedule(job, settings)
+    for definition in SCHEDULES:
+        sid, schedule = definition.id, desired_schedule(definition, settings)
         try:
             await client.create_schedule(sid, schedule)
             done[sid] = "created"

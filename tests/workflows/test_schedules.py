@@ -13,10 +13,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from config.settings import Settings
-from domain.upkeep import JOBS, UpkeepReport
+from domain.upkeep import JOBS, SCHEDULE_HOURS, UpkeepReport, schedule_id
 from ledger import audit
 from ledger.schema import audit_records
-from starter.schedules import HOURS, ensure_schedules, schedule_id
+from starter.schedules import ensure_schedules
 from tests.recording import keep
 from worker import WORKFLOWS
 
@@ -37,7 +37,7 @@ async def test_schedules_are_created_once_and_brought_up_to_date(temporal_client
     for job in JOBS:
         desc = await temporal_client.get_schedule_handle(schedule_id(job)).describe()
         [calendar] = desc.schedule.spec.calendars
-        assert calendar.hour[0].start == HOURS[job]
+        assert calendar.hour[0].start == SCHEDULE_HOURS[job]
         assert isinstance(desc.schedule.action, ScheduleActionStartWorkflow)
         assert desc.schedule.action.task_queue == settings.task_queue
         assert desc.schedule.state.paused is (job == "analytics-rollup")
