@@ -38,11 +38,11 @@ from activities.sepa import SepaActivities
 from activities.submission import SubmissionActivities
 from activities.upkeep import UpkeepActivities
 from config.settings import ConfigError, Settings, load_settings, unknown_variables
+from deployment.connection import connect_temporal
+from deployment.schedules import ensure_schedules
 from domain.errors import ServiceUnavailable
 from ledger.cache import ReadCache
 from ledger.db import is_unavailable, make_engine, unavailable
-from starter.connection import connect_temporal  # Temporal plumbing shared with the callers (tests/unit/test_layers.py)
-from starter.schedules import ensure_schedules  # the same; the schedules' definitions are domain/upkeep.py's
 from workflows.payment_entry import PaymentEntryWorkflow
 from workflows.reminders import ReminderWorkflow
 from workflows.retry_scaling import RetryScaling

@@ -45,6 +45,8 @@ from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, Tele
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, ServiceClient
 
 from config.settings import Settings, load_settings, reminder_policy, user_key_of
+from deployment.connection import connect_temporal
+from deployment.schedules import ensure_schedules
 from domain.contracts import PaymentEntry, SalesInvoice
 from domain.errors import JobCancelled, JobEnded, JobFailed, NotFound, TemporalUnavailable
 from domain.history import HistoryRow
@@ -72,12 +74,10 @@ from domain.upkeep import UpkeepInput, UpkeepReport
 from domain.verdicts import DocumentRejected, Verdict
 from ledger.cache import ReadCache
 from ledger.db import make_engine
-from starter.connection import connect_temporal
 from starter.failures import address_of, job_ended, temporal_errors
 from starter.jobs import JobService
 from starter.reads import LedgerReads, ledger_errors
 from starter.reference_data import ImportReport, load_reference_data
-from starter.schedules import ensure_schedules
 from workflows import search_attributes as sa
 from workflows.payment_entry import PaymentEntryWorkflow
 from workflows.sales_invoice import SalesInvoiceWorkflow

@@ -28,12 +28,12 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from config.settings import Settings, as_environment, user_key_of
+from deployment.schedules import ensure_schedules
 from domain.messages import PipelineResult, Progress
 from infra.embedded import free_port
 from infra.temporal_server import find_temporal_cli
 from ledger.cache import ReadCache
 from starter.client import DuesflowClient
-from starter.schedules import ensure_schedules
 from tests import builders as b
 from tests.own_queues import own_queues, serve
 from tests.polling import eventually

@@ -13,10 +13,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from config.settings import Settings
+from deployment.schedules import ensure_schedules
 from domain.upkeep import JOBS, SCHEDULE_HOURS, UpkeepReport, schedule_id
 from ledger import audit
 from ledger.schema import audit_records
-from starter.schedules import ensure_schedules
 from tests.recording import keep
 from worker import WORKFLOWS
 

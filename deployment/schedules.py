@@ -1,7 +1,6 @@
 """Creating the upkeep Temporal Schedules (domain/upkeep.py ``SCHEDULES``), or bringing them up to date,
-idempotently: the worker does it at start, operators with ``duesflow schedules`` (``DuesflowClient.ensure_schedules``).
-Temporal plumbing that the callers and the worker share, like starter/connection.py: it uses nothing of the callers'
-client."""
+idempotently: the worker does it at start, operators with ``duesflow schedules``
+(``DuesflowClient.ensure_schedules``)."""
 
 from __future__ import annotations
 
