@@ -24,7 +24,7 @@ RETENTION_MONTHS_CRITICAL = 84
 @dataclass(frozen=True)
 class UpkeepSchedule:
     """The Temporal Schedule of one daily job, as data: the worker creates it at start, or brings it up to date
-    (starter/schedules.py turns it into Temporal's ``Schedule``). Operators see it under Schedules in the Web UI."""
+    (deployment/schedules.py turns it into Temporal's ``Schedule``). Operators see it under Schedules in the Web UI."""
 
     job: Job
     hour: int  # UTC; the run starts on the hour
