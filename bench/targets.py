@@ -11,12 +11,6 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment
@@ -34,8 +28,8 @@ from domain.messages import StepInput, SubmissionInput
 from domain.parsing import parse_submission
 from domain.verdicts import DocumentRejected, Verdict
 from ledger.cache import ReadCache
-from starter.client import DuesflowClient, summary_of
-from workflows import search_attributes as sa
+from starter.client import DuesflowClient
+from starter.submission_start import submission_start
 
 Doc = Mapping[str, Any]
 
@@ -87,32 +81,11 @@ class FloorTarget:
             parsed = parse_submission(doc, currency=self.settings.currency)
         except DocumentRejected as exc:
             return Verdict(status="rejected", errors=exc.errors)
-        wid = workflow_id(self.site, parsed.doctype, parsed.name)
-        inp = FloorInput(
-            submission=SubmissionInput(
-                site=self.site,
-                user=self.user,
-                document=parsed,
-            ),
-            members=self.members_of(doc),
-        )
-        start = WithStartWorkflowOperation(
-            FloorWorkflow.run,
-            inp,
-            id=wid,
-            task_queue=self.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.SITE, self.site),
-                    SearchAttributePair(sa.DOCTYPE, parsed.doctype),
-                    SearchAttributePair(sa.DOCUMENT, parsed.name),
-                    SearchAttributePair(sa.STATE, "submitted"),
-                ]
-            ),
-            static_summary=summary_of(parsed),
-        )
+        # Started exactly as duesflow's submit starts a document (id, policies, search attributes, summary).
+        submission = submission_start(self.settings, parsed, site=self.site, user=self.user)
+        wid = submission.workflow_id
+        inp = FloorInput(submission=submission.input, members=self.members_of(doc))
+        start = WithStartWorkflowOperation(FloorWorkflow.run, inp, **submission.options)
         try:
             return await self.client.execute_update_with_start_workflow(
                 FloorWorkflow.verdict,

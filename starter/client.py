@@ -34,9 +34,6 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
-    Priority,
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -44,19 +41,16 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode, ServiceClient
 
-from config.settings import Settings, load_settings, reminder_policy, user_key_of
+from config.settings import Settings, load_settings, user_key_of
 from deployment.connection import connect_temporal
 from deployment.schedules import ensure_schedules
-from domain.contracts import PaymentEntry, SalesInvoice
 from domain.errors import JobCancelled, JobEnded, JobFailed, NotFound, TemporalUnavailable
 from domain.history import HistoryRow
 from domain.ids import check_site
-from domain.ids import workflow_id as workflow_id_of
 from domain.jobs import Job, JobDetail, JobStatistics, RetryReport
 from domain.messages import PipelineResult, Progress, StepProgress, SubmissionInput
 from domain.notifications import Notification, channel
-from domain.parsing import SUBMITTABLE, parse_submission
-from domain.priorities import Level
+from domain.parsing import parse_submission
 from domain.reads import (
     AuditRecord,
     DailyTotal,
@@ -78,21 +72,9 @@ from starter.failures import address_of, job_ended, temporal_errors
 from starter.jobs import JobService
 from starter.reads import LedgerReads, ledger_errors
 from starter.reference_data import ImportReport, load_reference_data
-from workflows import search_attributes as sa
+from starter.submission_start import VERDICT_UPDATE_ID, submission_start
 from workflows.payment_entry import PaymentEntryWorkflow
-from workflows.sales_invoice import SalesInvoiceWorkflow
 from workflows.upkeep import UpkeepWorkflow
-
-# The workflow class that runs each doctype: the one named in domain/parsing.py's SUBMITTABLE (a workflow's Temporal
-# type name is its class name).
-_WORKFLOW_CLASSES = {cls.__name__: cls for cls in (PaymentEntryWorkflow, SalesInvoiceWorkflow)}
-WORKFLOW_FOR = {doctype: _WORKFLOW_CLASSES[submittable.workflow] for doctype, submittable in SUBMITTABLE.items()}
-
-# Every submission of a document asks for its verdict under this one update id. The server treats updates with the
-# same id on a workflow as one: identical submissions racing each other share the first one's update (the same
-# verdict, by construction) instead of each adding an update (a workflow takes at most 10 in flight; the rest were
-# refused with RESOURCE_EXHAUSTED, which the SDK then backed off for a second or more).
-VERDICT_UPDATE_ID = "verdict"
 
 # Update-With-Start goes through a connection on which the SDK does not retry: when an attempt fails after its start
 # half took effect, the SDK's retry repeats the same start request, which the server deduplicates ("StartDeduped")
@@ -152,16 +134,6 @@ def _consume_start_error(operation: WithStartWorkflowOperation[Any, Any]) -> Non
 def _backoff(attempt: int) -> float:
     """Between submit's own attempts: 25 ms doubling to 0.5 s, jittered."""
     return min(0.025 * 2**attempt, 0.5) * random.uniform(0.5, 1.0)
-
-
-def summary_of(doc: PaymentEntry | SalesInvoice) -> str:
-    """Web UI summary: doctype, name, amount and mode. Never the party (a person's name)."""
-    prefix = "Cancel " if doc.docstatus == 2 else ""
-    if isinstance(doc, PaymentEntry):
-        mode = f" · {doc.mode_of_payment}" if doc.mode_of_payment else ""
-        return f"{prefix}Payment Entry {doc.name} · €{doc.paid_amount}{mode}"
-    kind = "Credit Note" if doc.is_return else "Sales Invoice"
-    return f"{prefix}{kind} {doc.name} · €{doc.grand_total}" + (f" · due {doc.due_date}" if doc.due_date else "")
 
 
 class DuesflowClient:
@@ -238,45 +210,15 @@ class DuesflowClient:
         ``bulk=True`` (backfills, imports) runs the document's workflow and steps at BULK priority.
         """
         check_site(site)
-        key = user_key_of(self.settings, user)  # also rejects an empty user
+        user_key_of(self.settings, user)  # rejects an empty user before anything else
         try:
             parsed = parse_submission(doc, currency=self.settings.currency)
         except DocumentRejected as exc:
             return Verdict(status="rejected", errors=exc.errors)
-        wid = workflow_id_of(site, parsed.doctype, parsed.name, cancellation=parsed.docstatus == 2)
-        wf = WORKFLOW_FOR[parsed.doctype]
-        inp = SubmissionInput(
-            site=site,
-            user=user,
-            document=parsed,
-            reminder_policy=reminder_policy(self.settings),
-            user_key=key,
-            bulk=bulk,
-        )
-
-        start: dict[str, Any] = {
-            "id": wid,
-            "task_queue": self.settings.task_queue,
-            "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
-            # A finished document stays finished: re-submitting must not run its effects again.
-            "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            "search_attributes": TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.SITE, site),
-                    SearchAttributePair(sa.DOCTYPE, parsed.doctype),
-                    SearchAttributePair(sa.DOCUMENT, parsed.name),
-                    SearchAttributePair(sa.STATE, "submitted"),
-                    SearchAttributePair(sa.USER, key),
-                ]
-            ),
-            "static_summary": summary_of(parsed),
-        }
-        if bulk:
-            # Behind live submissions on the workflow queue too: step 1 of a treasurer's submission never waits
-            # for a backfill's.
-            start["priority"] = Priority(priority_key=int(Level.BULK))
+        start = submission_start(self.settings, parsed, site=site, user=user, bulk=bulk)
+        wid = start.workflow_id
         try:
-            return await self._start_and_wait(wf, inp, start, timeout)
+            return await self._start_and_wait(start.workflow, start.input, start.options, timeout)
         except TemporalUnavailable:
             # Temporal did not answer, but the workflow may have started and run step 1 before it went away: the
             # ledger has the verdict then, and the ERP must hear it (it would otherwise fail a submit that duesflow

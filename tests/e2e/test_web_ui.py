@@ -1,8 +1,8 @@
 """What an operator sees: the real Temporal Web UI of the session's dev server, in headless Debian chromium.
 
 Filtered by site and document, the workflow list shows the document's workflow; opening it from the list (as a user
-would) and its "User Metadata" tab shows the summary duesflow set (starter.client.summary_of). The list itself has
-no summary column in UI 2.54, and the workflow page's header does not show it either."""
+would) and its "User Metadata" tab shows the summary duesflow set (starter.submission_start.summary_of). The list
+itself has no summary column in UI 2.54, and the workflow page's header does not show it either."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ import pytest
 from playwright.async_api import Page, async_playwright, expect
 
 from domain.parsing import parse_submission
-from starter.client import DuesflowClient, summary_of
+from starter.client import DuesflowClient
+from starter.submission_start import summary_of
 from tests.conftest import load_fixture
 from tests.polling import eventually
 

@@ -20,28 +20,18 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
-from temporalio.common import (
-    Priority,
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-    WorkflowIDReusePolicy,
-)
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 import worker as worker_module
-from config.settings import Settings, user_key_of
+from config.settings import Settings
 from domain.errors import BUSINESS_ERROR
-from domain.ids import workflow_id
 from domain.messages import Cancellation, PipelineResult, StepFailure, StepInput, StepResult, SubmissionInput
 from domain.notifications import Notice
 from domain.parsing import parse_submission
-from domain.priorities import Level
 from domain.reminders import ReminderCall, ReminderOutcome
 from domain.verdicts import FieldError, Verdict
-from starter.client import VERDICT_UPDATE_ID, WORKFLOW_FOR, summary_of
-from workflows import search_attributes as sa
+from starter.submission_start import VERDICT_UPDATE_ID, submission_start
 
 USER = "treasurer@example.nl"
 # Retries of a background step wait 1000x shorter than in production (the real worker's own scaling interceptor).
@@ -317,33 +307,13 @@ class Harness:
     stubs: Stubs
 
     async def submit(self, doc: Mapping[str, Any], *, site: str, bulk: bool = False, **script: Any) -> Submission:
-        """Start the document's workflow as starter/client.py's submit does (Update-With-Start on the verdict
-        update, the same id, input and search attributes), with ``script`` telling the stubs what to do."""
+        """Start the document's workflow as starter/client.py's submit does (starter/submission_start.py, then
+        Update-With-Start on the verdict update), with ``script`` telling the stubs what to do."""
         parsed = parse_submission(doc, currency=self.settings.currency)
-        wid = workflow_id(site, parsed.doctype, parsed.name, cancellation=parsed.docstatus == 2)
+        start = submission_start(self.settings, parsed, site=site, user=USER, bulk=bulk)
+        wid, wf = start.workflow_id, start.workflow
         seen = self.stubs.script(wid, **script)
-        key = user_key_of(self.settings, USER)
-        wf = WORKFLOW_FOR[parsed.doctype]
-        inp = SubmissionInput(site=site, user=USER, document=parsed, user_key=key, bulk=bulk)
-        operation = WithStartWorkflowOperation(
-            wf.run,
-            inp,
-            id=wid,
-            task_queue=self.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.SITE, site),
-                    SearchAttributePair(sa.DOCTYPE, parsed.doctype),
-                    SearchAttributePair(sa.DOCUMENT, parsed.name),
-                    SearchAttributePair(sa.STATE, "submitted"),
-                    SearchAttributePair(sa.USER, key),
-                ]
-            ),
-            static_summary=summary_of(parsed),
-            **({"priority": Priority(priority_key=int(Level.BULK))} if bulk else {}),
-        )
+        operation = WithStartWorkflowOperation(wf.run, start.input, **start.options)
         async with asyncio.timeout(RESULT_TIMEOUT):
             verdict = await self.client.execute_update_with_start_workflow(
                 wf.verdict, start_workflow_operation=operation, id=VERDICT_UPDATE_ID

@@ -102,8 +102,8 @@ def test_the_status_filter_and_derive_status_agree(status: str) -> None:
 
 def test_each_submittable_doctype_names_the_workflow_the_client_starts_and_the_worker_runs() -> None:
     from domain.parsing import SUBMITTABLE
-    from starter.client import WORKFLOW_FOR
     from starter.job_queries import DOCTYPES, PIPELINES
+    from starter.submission_start import WORKFLOW_FOR
     from worker import WORKFLOWS
 
     assert set(SUBMITTABLE) == set(WORKFLOW_FOR) == set(DOCTYPES) == {"Payment Entry", "Sales Invoice"}
