@@ -27,6 +27,7 @@ class SalesInvoiceWorkflow(SubmissionWorkflow):
         invoice = inp.document
         assert isinstance(invoice, SalesInvoice)
         steps = self._steps = SubmissionSteps(inp)
+        reminders: asyncio.Task[None] | None = None
         try:
             verdict = await steps.validate_and_record()
             if verdict.accepted and verdict.runs_pipeline:
@@ -46,6 +47,9 @@ class SalesInvoiceWorkflow(SubmissionWorkflow):
                     accepted=steps.verdict.accepted, docstatus=invoice.docstatus, is_return=invoice.is_return
                 )
             ):
+                if reminders is not None:
+                    # A flow whose start is still in flight cannot be cancelled yet: let the start finish first.
+                    await asyncio.wait([reminders])
                 await stop_reminders(inp.site, invoice.name)
             await steps.cancelled()
             raise
