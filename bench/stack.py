@@ -8,6 +8,7 @@ between.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -17,16 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.cpu import CpuMeter
 from bench.database import BenchDatabase
 from bench.dev_server import start_server
 from bench.workers import EngineWorkers
 from config.settings import Settings
+from deployment.converter import data_converter
+from deployment.encryption import KeyRing, format_keys
 from infra.temporal_server import DevServer, ensure_search_attributes
 from ledger.cache import ReadCache
 from ledger.db import make_engine
@@ -63,6 +66,8 @@ class Stack:
         self.workdir = Path(tempfile.mkdtemp(prefix="duesflow-bench-"))
         self.run_id = uuid.uuid4().hex[:8]
         self.site = f"bench-{self.run_id}.duesflow.local"  # the association's site; floor runs get sites of their own
+        # Payloads are encrypted as in production, under a key of the run's own (both engines, client and workers).
+        self.keyring = KeyRing({f"bench-{self.run_id}": os.urandom(32)}, f"bench-{self.run_id}")
         self.database = BenchDatabase(
             options.admin_database_url,
             given_url=options.database_url,
@@ -96,7 +101,7 @@ class Stack:
             )
             self.address = self.server.address
         self.temporal = await Client.connect(
-            self.address, namespace=o.namespace, data_converter=pydantic_data_converter
+            self.address, namespace=o.namespace, data_converter=data_converter(self.keyring)
         )
         if o.temporal_address:
             await ensure_search_attributes(self.temporal, o.namespace, sa.REGISTRATION)
@@ -117,6 +122,9 @@ class Stack:
             "retry_interval_scale": o.retry_interval_scale,
             # A benchmark run must not be joined by a daily upkeep job.
             "upkeep_schedules": False,
+            "encryption_keys": SecretStr(format_keys(self.keyring.keys)),
+            "encryption_key_file": None,
+            "encryption_primary_key": self.keyring.primary,
         }
         duesflow = Settings(**common, task_queue=f"bench-{self.run_id}")
         floor = Settings(**common, task_queue=f"bench-{self.run_id}-floor")

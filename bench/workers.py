@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.settings import Settings
+from config.settings import Settings, as_environment
 
 REPO = Path(__file__).resolve().parent.parent
 ENGINES = (("duesflow", "worker"), ("floor", "bench.floor_worker"))  # label, module
@@ -99,6 +99,8 @@ def worker_env(s: Settings) -> dict[str, str]:
         "DUESFLOW_DATABASE_URL": s.database_url,
         "DUESFLOW_REDIS_URL": s.redis_url,
         "DUESFLOW_TASK_QUEUE": s.task_queue,
+        # The run's payload encryption keys: the workers' clients must encrypt and decrypt as the bench's does.
+        **{k: v for k, v in as_environment(s).items() if k.startswith("DUESFLOW_ENCRYPTION_")},
     }
 
 

@@ -90,6 +90,15 @@ class Settings(BaseSettings):
     # Prometheus endpoint of the worker's SDK metrics (host:port, e.g. 127.0.0.1:9464); unset = no endpoint.
     metrics_address: str | None = Field(None, pattern=r"^[^:\s]+:\d{1,5}$")
 
+    # Payload encryption (deployment/encryption.py; README, Encryption keys): the key ring, given in the variable or
+    # in a file only its owner may read, and the id of the key that encrypts (default: the only one). Read and
+    # checked when a process connects to Temporal, which it refuses to do without keys.
+    encryption_keys: SecretStr | None = Field(
+        None, description='{"<key id>": "<32 bytes in base64>", ...} or <key id>:<base64>, ...'
+    )
+    encryption_key_file: str | None = Field(None, min_length=1, description="a file holding the same, mode 0600")
+    encryption_primary_key: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$", description="a key id")
+
     @field_validator("database_url")
     @classmethod
     def _postgres_only(cls, value: str) -> str:

@@ -27,6 +27,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from config.settings import ConfigError, Settings, as_environment, load_settings
+from deployment.encryption import format_keys
 from domain.errors import ServiceUnavailable
 from infra import demo
 from infra.embedded import EmbeddedService, start_postgres, start_redis
@@ -85,6 +86,9 @@ def start_stack(data_dir: Path, *, ui_port: int = 8233) -> Stack:
     for name, value in DEMO_REMINDER_TIMING.items():
         if f"DUESFLOW_{name.upper()}" not in os.environ:
             overrides[name] = value
+    if not {"DUESFLOW_ENCRYPTION_KEYS", "DUESFLOW_ENCRYPTION_KEY_FILE"} & set(os.environ):
+        overrides["encryption_key_file"] = str(local_key_file(data_dir))
+        console.print(f"Encryption: payloads encrypted with the stack's own key in {overrides['encryption_key_file']}")
     settings = load_settings(**overrides)
     console.print(
         f"Reminders: first {settings.reminder_settle.total_seconds():g} s after an invoice arrives (at the earliest), "
@@ -123,10 +127,24 @@ def start_stack(data_dir: Path, *, ui_port: int = 8233) -> Stack:
     return stack
 
 
+def local_key_file(data_dir: Path) -> Path:
+    """The local stack's payload encryption key ring (``DUESFLOW_ENCRYPTION_KEY_FILE``), made once with a new random
+    key, readable by its owner only, and kept with the data: after a restart the worker must still read every
+    history it wrote."""
+    path = data_dir / "encryption-keys.json"
+    if not path.exists():
+        ring = format_keys({f"local-{dt.date.today():%Y-%m-%d}": os.urandom(32)})
+        # Created with mode 0600 (O_EXCL: never through a link someone else placed there).
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as file:
+            file.write(ring)
+    return path
+
+
 def cli_environment(settings: Settings) -> dict[str, str]:
     """What the duesflow CLI in another shell needs of this stack: the addresses of its (possibly embedded) ledger,
-    cache and Temporal frontend (and the worker's metrics endpoint when set). The Web UI is printed on its own."""
-    return {k: v for k, v in as_environment(settings).items() if k.endswith(("_URL", "_ADDRESS"))}
+    cache and Temporal frontend (and the worker's metrics endpoint when set), and the file of its encryption keys
+    (its path only: never a key itself). The Web UI is printed on its own."""
+    return {k: v for k, v in as_environment(settings).items() if k.endswith(("_URL", "_ADDRESS", "_KEY_FILE"))}
 
 
 def _show_mail(msg: Any) -> None:

@@ -7,6 +7,7 @@ see each other's rows or cache keys.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import uuid
@@ -16,15 +17,18 @@ from typing import Any
 
 import pytest
 import redis
+from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import worker as worker_module
 from config.settings import Settings
+from deployment.converter import data_converter
+from deployment.encryption import KeyRing, format_keys
 from infra.embedded import free_port, start_postgres, start_redis
 from infra.mail_sink import MailSink
 from infra.temporal_server import find_temporal_cli
@@ -37,6 +41,16 @@ from workflows import search_attributes as sa
 FIXTURES = Path(__file__).parent / "fixtures" / "erpnext"
 ADMIN_URL = os.environ.get("DUESFLOW_TEST_ADMIN_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("DUESFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# The suite's payload encryption key: fixed (derived from a public string, so it protects nothing) so that histories
+# recorded by one run (tests/recording.py) replay in the next. Every client, worker and replayer of the suite uses
+# it, and so do the `duesflow` and `duesflow-worker` processes tests start: they inherit the variable.
+TEST_KEY_ID = "duesflow-test-suite"
+TEST_KEYRING = KeyRing({TEST_KEY_ID: hashlib.sha256(b"duesflow test suite payload key").digest()}, TEST_KEY_ID)
+TEST_ENCRYPTION_KEYS = format_keys(TEST_KEYRING.keys)
+os.environ["DUESFLOW_ENCRYPTION_KEYS"] = TEST_ENCRYPTION_KEYS
+os.environ.pop("DUESFLOW_ENCRYPTION_KEY_FILE", None)
+os.environ.pop("DUESFLOW_ENCRYPTION_PRIMARY_KEY", None)
 
 
 def _reachable(check: Callable[[], object]) -> bool:
@@ -137,7 +151,14 @@ def settings(database_url: str, redis_url: str, smtp_sink: MailSink) -> Settings
         association_name="Testvereniging",
         # Workers started by tests (as subprocesses) leave the schedules to test_schedules.py.
         upkeep_schedules=False,
+        encryption_keys=SecretStr(TEST_ENCRYPTION_KEYS),
     )
+
+
+@pytest.fixture(scope="session")
+def duesflow_converter() -> DataConverter:
+    """The data converter of every client and worker of the suite (encrypting with the suite's key)."""
+    return data_converter(TEST_KEYRING)
 
 
 @pytest.fixture(scope="session")
@@ -152,10 +173,11 @@ def temporal_ui_url(temporal_env: WorkflowEnvironment, temporal_ui_port: int) ->
 
 
 @pytest.fixture(scope="session")
-async def temporal_env(temporal_ui_port: int) -> AsyncIterator[WorkflowEnvironment]:
+async def temporal_env(temporal_ui_port: int, duesflow_converter: DataConverter) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=find_temporal_cli(),
-        data_converter=pydantic_data_converter,
+        # What production runs with (deployment/connection.py): every payload encrypted.
+        data_converter=duesflow_converter,
         search_attributes=list(sa.ALL),
         # The Web UI runs too, so tests/e2e can check what an operator sees.
         ui=True,

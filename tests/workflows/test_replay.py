@@ -1,5 +1,8 @@
 """Replay of recorded histories against the current workflow code: a change that would break running workflows
-fails here with a nondeterminism error (TMPRL1100; see docs/decisions/0003-patched-gates-and-recorded-histories.md)."""
+fails here with a nondeterminism error (TMPRL1100; see docs/decisions/0003-patched-gates-and-recorded-histories.md).
+
+The replayer decodes with the production converter (encrypting codec): histories recorded before payloads were
+encrypted pass through it unchanged, those recorded since are encrypted with the suite's key."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
 from worker import WORKFLOWS
@@ -22,6 +25,6 @@ def test_recorded_histories_exist() -> None:
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_history_replays(path: Path) -> None:
+async def test_history_replays(path: Path, duesflow_converter: DataConverter) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+    await Replayer(workflows=WORKFLOWS, data_converter=duesflow_converter).replay_workflow(history)
