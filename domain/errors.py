@@ -34,7 +34,7 @@ class ServiceUnavailable(DuesflowError):
 
 
 class TemporalUnavailable(ServiceUnavailable):
-    """The Temporal frontend (``DUESFLOW_TEMPORAL_ADDRESS``) did not answer."""
+    """The Temporal frontend (``TEMPORAL_ADDRESS`` or ``DUESFLOW_TEMPORAL_ADDRESS``) did not answer."""
 
     service = "Temporal"
 

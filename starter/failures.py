@@ -25,7 +25,9 @@ def temporal_errors(client: Client) -> Iterator[None]:
     except RPCError as exc:
         if exc.status == RPCStatusCode.UNAVAILABLE:
             raise TemporalUnavailable(
-                address_of(client), "it stopped answering; is the server running? is DUESFLOW_TEMPORAL_ADDRESS right?"
+                address_of(client),
+                "it stopped answering; is the server running? "
+                "is TEMPORAL_ADDRESS (or DUESFLOW_TEMPORAL_ADDRESS) right?",
             ) from exc
         raise
 
