@@ -30,6 +30,7 @@ from temporalio.worker import Worker
 
 from activities.analytics import AnalyticsActivities
 from activities.audit import AuditActivities
+from activities.failures import ScrubFailures
 from activities.history import HistoryActivities
 from activities.mailer import SmtpMailer
 from activities.notifications import NotificationActivities
@@ -159,8 +160,12 @@ def queue_workers(
     step1: Sequence[Callable[..., Any]],
     background: Sequence[Callable[..., Any]],
 ) -> list[Worker]:
-    """The two roles on the task queue with their limits (the benchmark's engine floor reuses it)."""
+    """The two roles on the task queue with their limits (the benchmark's engine floor reuses it).
+
+    Both roles run every activity through ``ScrubFailures`` (activities/failures.py): step 1 as a local activity in
+    the workflow role, the background steps in the background role."""
     workers = []
+    scrubbing = ScrubFailures()
     if role in ("all", "workflows"):
         scaling = [RetryScaling(settings.retry_interval_scale)] if settings.retry_interval_scale != 1.0 else []
         workers.append(
@@ -171,7 +176,7 @@ def queue_workers(
                 activities=step1,
                 # Step 1 only, as a local activity: background steps are the background role's.
                 no_remote_activities=True,
-                interceptors=scaling,
+                interceptors=[scrubbing, *scaling],
                 activity_executor=pools.step1,
                 max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
                 max_concurrent_local_activities=settings.max_concurrent_activities,
@@ -183,6 +188,7 @@ def queue_workers(
                 client,
                 task_queue=settings.task_queue,
                 activities=background,
+                interceptors=[scrubbing],
                 activity_executor=pools.background,
                 max_concurrent_activities=settings.max_concurrent_activities,
                 # A stop lets running steps finish (a reminder between the SMTP server's acceptance and its commit

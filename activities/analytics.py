@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine
 from temporalio import activity
 
-from activities.step import audit_step_completed, failures_as_application_errors, locked_payment
+from activities.step import audit_step_completed, locked_payment
 from domain.analytics import fact_amount, fact_mode, in_rolled_up_month
 from domain.messages import StepInput, StepResult
 from ledger import analytics as ledger
@@ -20,7 +20,6 @@ class AnalyticsActivities:
         self._engine = engine
 
     @activity.defn
-    @failures_as_application_errors
     def record_payment_facts(self, inp: StepInput) -> StepResult:
         with self._engine.begin() as conn:
             detail = _sync_fact(conn, inp.site, inp.name)

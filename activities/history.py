@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from temporalio import activity
 
-from activities.step import audit_step_completed, failures_as_application_errors
+from activities.step import audit_step_completed
 from domain.errors import BusinessRuleViolation
 from domain.history import project_history
 from domain.messages import StepInput, StepResult
@@ -28,7 +28,6 @@ class HistoryActivities:
         self._today = today
 
     @activity.defn
-    @failures_as_application_errors
     def rebuild_member_history(self, inp: StepInput) -> StepResult:
         if not inp.member:
             raise BusinessRuleViolation("missing_member", "the history step needs a member")

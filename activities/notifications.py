@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import redis
 from sqlalchemy import Engine
 from temporalio import activity
@@ -11,8 +9,6 @@ from temporalio import activity
 from domain.notifications import Notice, channel
 from ledger import notifications
 from ledger.cache import database_number
-
-log = logging.getLogger(__name__)
 
 
 class NotificationActivities:
@@ -37,5 +33,6 @@ class NotificationActivities:
                 channel(self._deployment, self._db, notice.site, notice.user_key), stored.model_dump_json()
             )
         except redis.RedisError as exc:
-            log.warning("notification %d stored, live publish failed: %s", stored.id, type(exc).__name__)
+            # activity.logger adds the workflow id, the activity type and the attempt; only the error's class.
+            activity.logger.warning("notification %d stored, live publish failed: %s", stored.id, type(exc).__name__)
         return True

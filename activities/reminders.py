@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, Row
 from temporalio import activity
 
 from activities.mailer import SmtpMailer
-from activities.step import append_traced, failures_as_application_errors
+from activities.step import append_traced
 from domain import audit_keys
 from domain.balances import InvoiceStanding
 from domain.contracts import is_email
@@ -36,7 +36,6 @@ class ReminderActivities:
         self._association = association
 
     @activity.defn
-    @failures_as_application_errors
     def open_dunning_case(self, call: ReminderCall) -> ReminderOutcome:
         """Record the case (state scheduled, level 1 due at ``next_due``); a re-run finds the levels already sent."""
         assert call.next_due is not None
@@ -47,7 +46,6 @@ class ReminderActivities:
             return _ended(conn, call, case) or _outcome("open", case)
 
     @activity.defn
-    @failures_as_application_errors
     def check_invoice(self, call: ReminderCall) -> ReminderOutcome:
         """Called when a payment, credit note or cancellation touched the invoice: close the case if it is done."""
         with self._engine.begin() as conn:
@@ -55,7 +53,6 @@ class ReminderActivities:
             return _ended(conn, call, case) or _outcome("open", case)
 
     @activity.defn
-    @failures_as_application_errors
     def send_reminder(self, call: ReminderCall) -> ReminderOutcome:
         """Send level ``call.level`` once. The message row and the case update commit after the SMTP server has
         accepted the mail; a retry of this call finds the row and sends nothing."""
@@ -124,7 +121,6 @@ class ReminderActivities:
             return ReminderOutcome(outcome=outcome, state="reminding", levels_sent=call.level, message_id=mid)
 
     @activity.defn
-    @failures_as_application_errors
     def hand_off(self, call: ReminderCall) -> ReminderOutcome:
         """After the final notice went unanswered: flag the invoice for the board (suspension or collection)."""
         with self._engine.begin() as conn:
@@ -137,7 +133,6 @@ class ReminderActivities:
             return ReminderOutcome(outcome="handed_off", state="handed_off", levels_sent=case.levels_sent)
 
     @activity.defn
-    @failures_as_application_errors
     def stop_dunning_case(self, call: ReminderCall) -> ReminderOutcome:
         """An operator cancelled the flow: the case is closed as stopped, so no read shows it still reminding."""
         with self._engine.begin() as conn:

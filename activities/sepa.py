@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, Engine, Row
 from temporalio import activity
 
-from activities.step import append_traced, audit_step_completed, failures_as_application_errors, locked_payment
+from activities.step import append_traced, audit_step_completed, locked_payment
 from domain import audit_keys
 from domain.errors import BusinessRuleViolation
 from domain.messages import StepInput, StepResult
@@ -53,7 +53,6 @@ class SepaActivities:
         self._offsets = tuple(retry_offsets_days)
 
     @activity.defn
-    @failures_as_application_errors
     def update_mandate(self, inp: StepInput) -> StepResult:
         with self._engine.begin() as conn:
             payment = locked_payment(conn, inp.site, inp.name)

@@ -1,66 +1,19 @@
-"""What every background step shares: turning exceptions into Temporal failures, the audit of its outcome, and the
-payment a payment's step works on."""
+"""What every background step shares: the audit of its outcome and the payment a payment's step works on. (What a
+failed attempt becomes in Temporal is ``activities/failures.py``'s, applied by the worker to every activity.)"""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import logging
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, Row
-from sqlalchemy.exc import DBAPIError
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from domain import audit_keys
-from domain.errors import BUSINESS_ERROR, BusinessRuleViolation
+from domain.errors import BusinessRuleViolation
 from domain.messages import StepInput
 from ledger import audit
 from ledger.documents import lock_payment
-
-log = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def failures_as_application_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Business rules become non-retryable failures; everything else is retried by the step's policy.
-
-    The attempt number travels in the failure's details, so the workflow can report attempts without I/O.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        attempt = activity.info().attempt
-        try:
-            return fn(*args, **kwargs)
-        except BusinessRuleViolation as exc:
-            raise ApplicationError(
-                exc.message, {"code": exc.code, "attempt": attempt}, type=BUSINESS_ERROR, non_retryable=True
-            ) from exc
-        except ApplicationError:
-            raise
-        except Exception as exc:
-            # Only the exception type goes to the log: database errors can quote row values (personal data).
-            log.warning("step %s attempt %d failed: %s", activity.info().activity_type, attempt, type(exc).__name__)
-            # "from None": Temporal records an exception's __cause__ chain in the history, and a database error's
-            # text quotes the statement's row values; only the safe message may travel.
-            raise ApplicationError(safe_message(exc), {"attempt": attempt}, type=type(exc).__name__) from None
-
-    return wrapper
-
-
-def safe_message(exc: Exception) -> str:
-    """What an operator may see in the Web UI: database errors quote row values (names, IBANs), so only their
-    class and SQLSTATE travel; other errors keep their first line."""
-    if isinstance(exc, DBAPIError):
-        orig = exc.orig
-        return f"{type(orig).__name__} (SQLSTATE {getattr(orig, 'sqlstate', None) or 'unknown'})"
-    first = str(exc).splitlines()[0][:300] if str(exc) else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 def append_traced(conn: Connection, entry: audit.AuditEntry) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, Row
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.step import append_traced, failures_as_application_errors
+from activities.step import append_traced
 from domain import audit_keys
 from domain.balances import outstanding_of
 from domain.contracts import PaymentEntry, SalesInvoice
@@ -50,7 +50,6 @@ class SubmissionActivities:
         self._engine = engine
 
     @activity.defn
-    @failures_as_application_errors  # a database error's message would quote row values into the history
     def validate_and_record(self, inp: SubmissionInput) -> Verdict:
         info = activity.info()
         key = audit_keys.verdict(info.workflow_id)

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine
 from temporalio import activity
 
 from activities.mailer import SmtpMailer
-from activities.step import append_traced, failures_as_application_errors
+from activities.step import append_traced
 from domain import audit_keys
 from domain.reminder_mail import Language, mandate_warning_id, render_mandate_expiry
 from domain.upkeep import UpkeepInput, UpkeepReport, lifecycle_action, retention_cutoffs, rollup_before
@@ -29,7 +29,6 @@ class UpkeepActivities:
         self._language: Language = language
 
     @activity.defn
-    @failures_as_application_errors
     def run_mandate_lifecycle(self, inp: UpkeepInput) -> UpkeepReport:
         """36 months without a presented collection → Expired; expiry date passed → Expired; one warning e-mail
         30 days before expiry. One transaction per mandate: a failure half-way keeps what was done."""
@@ -75,7 +74,6 @@ class UpkeepActivities:
         return UpkeepReport(job=inp.job, on_date=on, site=inp.site, changed=changed)
 
     @activity.defn
-    @failures_as_application_errors
     def roll_up_analytics(self, inp: UpkeepInput) -> UpkeepReport:
         """Detail facts older than the window move into monthly summaries, in one statement."""
         on = _on_date(inp)
@@ -86,7 +84,6 @@ class UpkeepActivities:
         )
 
     @activity.defn
-    @failures_as_application_errors
     def apply_audit_retention(self, inp: UpkeepInput) -> UpkeepReport:
         """Info 30 days, warning 90, error 365, critical 7 years."""
         on = _on_date(inp)
