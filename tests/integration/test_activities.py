@@ -4,7 +4,6 @@ supplies activity.info()). Each effect is run twice, as a retry or replay would,
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities.analytics import AnalyticsActivities
 from activities.history import HistoryActivities
@@ -28,14 +26,13 @@ from ledger.schema import audit_records, mandate_usages, member_history, payment
 from starter.reads import LedgerReads
 from starter.reference_data import load_reference_data
 from tests import builders as b
+from tests.activity_env import WorkerEnvironment, activity_env
 
 USER = "treasurer@example.nl"
 
 
-def env_for(workflow_id: str, attempt: int = 1) -> ActivityEnvironment:
-    env = ActivityEnvironment()
-    env.info = dataclasses.replace(env.info, workflow_id=workflow_id, attempt=attempt)
-    return env
+def env_for(workflow_id: str, attempt: int = 1) -> WorkerEnvironment:
+    return activity_env(workflow_id, attempt)
 
 
 def count(engine: Engine, table: Any, *where: Any) -> int:
@@ -196,7 +193,7 @@ def test_reference_import_rejects_everything_when_one_document_is_bad(
 def test_failure_messages_keep_row_values_out(engine: Engine, site: str) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from activities.step import safe_message
+    from activities.failures import safe_message
     from ledger.schema import customers
 
     with engine.begin() as conn:

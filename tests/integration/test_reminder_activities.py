@@ -3,7 +3,6 @@ again, as a retry or replay would, and concurrently, as an overlapping retry wou
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select, update
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from activities.mailer import SmtpMailer
 from activities.reminders import ReminderActivities
@@ -23,15 +21,14 @@ from infra.mail_sink import MailSink
 from ledger.schema import audit_records, members, reminder_messages
 from starter.reference_data import load_reference_data
 from tests import builders as b
+from tests.activity_env import WorkerEnvironment, activity_env
 from tests.integration.test_activities import record
 
 AT = dt.datetime(2026, 4, 7, 9, 0, tzinfo=dt.UTC)
 
 
-def env(site: str) -> ActivityEnvironment:
-    e = ActivityEnvironment()
-    e.info = dataclasses.replace(e.info, workflow_id=f"{site}:Sales Invoice:INV-1:reminders")
-    return e
+def env(site: str) -> WorkerEnvironment:
+    return activity_env(f"{site}:Sales Invoice:INV-1:reminders")
 
 
 def call(site: str, level: int = 0, member: str = "M1") -> ReminderCall:

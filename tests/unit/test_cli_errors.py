@@ -20,7 +20,9 @@ def environment(**settings: str) -> dict[str, str]:
     """The test process's environment without its DUESFLOW_* variables, plus ``settings``. No COLUMNS: a line that
     rich would wrap at 80 columns counts as two."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("DUESFLOW_") and k != "COLUMNS"}
-    return {**env, **settings}
+    # A process without encryption keys refuses to start (tests/conftest.py sets the suite's): the cases here are
+    # about something else.
+    return {**env, "DUESFLOW_ENCRYPTION_KEYS": os.environ["DUESFLOW_ENCRYPTION_KEYS"], **settings}
 
 
 def dead_temporal() -> dict[str, str]:
