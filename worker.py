@@ -337,6 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ServiceUnavailable as exc:  # the ledger or Temporal did not answer at start: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:  # found while connecting: TEMPORAL_* variables, a profile, the encryption keys
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         if child is not None and child.poll() is None:
             child.send_signal(signal.SIGTERM)

@@ -377,3 +377,12 @@ async def test_worker_with_unreachable_ledger_stops_at_once(settings: Settings, 
         f"error: the ledger database (PostgreSQL) at 127.0.0.1:{port} is unreachable "
         "(is PostgreSQL running? check DUESFLOW_DATABASE_URL)"
     )
+
+
+def test_a_connection_setting_the_worker_cannot_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Found only when connecting (after the ledger answered): still one line, no traceback."""
+    env = {**os.environ, "TEMPORAL_CONFIG_FILE": str(tmp_path / "missing.toml")}
+    out = subprocess.run([str(BIN / "duesflow-worker")], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 2, out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "TEMPORAL_CONFIG_FILE" in errors[0] and "Traceback" not in out.stderr
