@@ -2,14 +2,16 @@
 the tests' server and replayer): pydantic payloads, encrypted by the key ring's codec, with failure messages and
 stack traces moved into an encoded attribute so the codec encrypts them too.
 
-Search attributes and what Temporal itself records (ids, types, timestamps) stay readable, as they must: decision
-0011 keeps personal data out of them."""
+Readable without a key: search attributes (the SDK never encodes them), a workflow's static summary given as
+``readable_summary``, and what Temporal itself records (ids, types, times); decision 0011 keeps personal data out
+of all of them. Everything else is encrypted, activity summaries included."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
 
+from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
@@ -25,6 +27,13 @@ def data_converter(keyring: KeyRing) -> DataConverter:
         payload_codec=EncryptionCodec(keyring),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
+
+
+def readable_summary(text: str) -> Payload:
+    """A workflow's static summary as a payload the codec never sees (the SDK passes a ready payload through), so
+    the Web UI and the ``temporal`` CLI show it without a key: summaries hold no personal data (decision 0011).
+    Only for a start's summary; everything else goes through the converter."""
+    return pydantic_data_converter.payload_converter.to_payload(text)
 
 
 async def reveal_failures(converter: DataConverter, failures: Iterable[Failure]) -> None:

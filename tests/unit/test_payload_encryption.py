@@ -13,12 +13,11 @@ import pytest
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from config.settings import ConfigError, Settings, as_environment, load_settings
 from deployment.connection import connect_temporal
-from deployment.converter import data_converter, failure_message, reveal_failures
+from deployment.converter import data_converter, failure_message, readable_summary, reveal_failures
 from deployment.encryption import (
     ENCODING,
     KEY_ID,
@@ -47,7 +46,8 @@ def b64(key: bytes, *, urlsafe: bool = False, padded: bool = True) -> str:
 
 
 def plain(value: object) -> Payload:
-    return pydantic_data_converter.payload_converter.to_payload(value)
+    """A payload as it was written before encryption."""
+    return DataConverter.default.payload_converter.to_payload(value)
 
 
 def key_material(*keys: bytes) -> list[str]:
@@ -192,6 +192,14 @@ async def test_raw_failures_get_their_messages_back_causes_included() -> None:
     await converter.encode_failure(RuntimeError("x"), again)
     with pytest.raises(EncryptionKeyMissing, match="'k1'"):
         await reveal_failures(data_converter(RING_2), [again])
+
+
+async def test_a_readable_summary_is_a_plain_payload() -> None:
+    summary = readable_summary("Payment Entry ACC-PAY-2025-00201 · €15.00 · SEPA Direct Debit")
+    assert summary.metadata["encoding"] == b"json/plain"
+    assert await data_converter(RING_1).decode([summary]) == [
+        "Payment Entry ACC-PAY-2025-00201 · €15.00 · SEPA Direct Debit"
+    ]
 
 
 async def test_a_process_without_keys_refuses_before_connecting() -> None:
