@@ -22,6 +22,7 @@ from domain.users import user_key
 _LIST_EXAMPLES = {
     "admin_roles": '["System Manager", "Accounts Manager"] (or: System Manager, Accounts Manager)',
     "sepa_retry_offsets_days": "[3, 7, 14] (or: 3, 7, 14)",
+    "codec_server_origins": '["https://temporal-ui.example.nl"] (or: https://temporal-ui.example.nl)',
 }
 
 
@@ -98,6 +99,12 @@ class Settings(BaseSettings):
     )
     encryption_key_file: str | None = Field(None, min_length=1, description="a file holding the same, mode 0600")
     encryption_primary_key: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,64}$", description="a key id")
+    # The codec server (`duesflow codec-server`): the token operators' tools present, and the Web UI origins that
+    # may call it from a browser.
+    codec_server_token: SecretStr | None = Field(None, min_length=16, description="bearer token of the codec server")
+    codec_server_origins: Annotated[list[str], NoDecode] = Field(
+        ["http://127.0.0.1:8233", "http://localhost:8233"], description="Web UI origins the codec server answers"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -135,7 +142,7 @@ class Settings(BaseSettings):
             raise ValueError("must not be negative")
         return value
 
-    @field_validator("admin_roles", "sepa_retry_offsets_days", mode="before")
+    @field_validator("admin_roles", "sepa_retry_offsets_days", "codec_server_origins", mode="before")
     @classmethod
     def _list(cls, value: object, info: ValidationInfo) -> object:
         """``["System Manager", "Accounts Manager"]`` (JSON) or ``System Manager, Accounts Manager``."""

@@ -6,6 +6,8 @@ Configuration comes from DUESFLOW_* environment variables (see README); every co
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -18,7 +20,9 @@ from rich.progress import Progress as Bar
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
-from config.settings import user_key_of
+from config.settings import ConfigError, user_key_of
+from deployment.codec_server import serve as serve_codec
+from deployment.encryption import EncryptionCodec, keyring_from_settings
 from domain.ids import workflow_id
 from domain.upkeep import JOBS
 from domain.verdicts import DocumentRejected
@@ -186,6 +190,40 @@ def user_key(user: Annotated[str, typer.Argument(help="the ERP user (e-mail addr
         console.print(user_key_of(settings, user))
     except ValueError as exc:
         fail(str(exc))
+
+
+@app.command("codec-server")
+def codec_server(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8234,
+) -> None:
+    """Serve /decode and /encode for the Web UI (--ui-codec-endpoint http://HOST:PORT/TOKEN) and the temporal CLI
+    (TEMPORAL_CODEC_ENDPOINT, TEMPORAL_CODEC_AUTH="Bearer TOKEN"), with this deployment's encryption keys. Expose it
+    to operators only: whoever holds its token reads the personal data in workflow payloads."""
+    settings = settings_or_fail()
+    if settings.codec_server_token is None:
+        fail("DUESFLOW_CODEC_SERVER_TOKEN is not set: give the codec server a token of at least 16 characters")
+    try:
+        keyring = keyring_from_settings(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+
+    async def serve_forever() -> None:
+        runner = await serve_codec(
+            EncryptionCodec(keyring),
+            host=host,
+            port=port,
+            token=settings.codec_server_token.get_secret_value(),
+            origins=settings.codec_server_origins,
+        )
+        console.print(f"codec server on http://{host}:{port} for {', '.join(settings.codec_server_origins)}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever())
 
 
 @app.command()

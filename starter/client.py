@@ -43,6 +43,7 @@ from temporalio.service import RetryConfig, RPCError, RPCStatusCode, ServiceClie
 
 from config.settings import Settings, load_settings, user_key_of
 from deployment.connection import connect_temporal
+from deployment.converter import reveal_failures
 from deployment.schedules import ensure_schedules
 from domain.errors import JobCancelled, JobEnded, JobFailed, NotFound, TemporalUnavailable
 from domain.history import HistoryRow
@@ -297,7 +298,12 @@ class DuesflowClient:
                 return Progress(workflow_id=workflow_id, verdict=result.verdict, steps=result.steps)
             if desc.status == WorkflowExecutionStatus.RUNNING:
                 progress = await handle.query(PaymentEntryWorkflow.progress, result_type=Progress)
-                return _with_live_attempts(progress, desc.raw_description.pending_activities)
+                pending = desc.raw_description.pending_activities
+                # The server holds each step's last failure encrypted: read it as it was written.
+                await reveal_failures(
+                    client.data_converter, [a.last_failure for a in pending if a.HasField("last_failure")]
+                )
+                return _with_live_attempts(progress, pending)
             # Ended without a result (cancelled, terminated, failed, timed out): a worker can still replay it and
             # answer; without one, say how it ended.
             try:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.converter import DataConverter
 
@@ -16,6 +17,25 @@ from domain.jobs import StepView, is_step
 from domain.messages import PipelineResult, StepProgress, SubmissionInput
 
 _E = EventType
+
+
+def failures_of(events: Iterable[HistoryEvent]) -> list[Failure]:
+    """The failures recorded in a history (a step's last one, a workflow task's, the run's), as protos: encrypted
+    by the codec until ``deployment.converter.reveal_failures`` gives them their messages back."""
+    found = []
+    for event in events:
+        for field in _FAILURE_FIELDS:
+            if event.HasField(field) and getattr(event, field).HasField("failure"):
+                found.append(getattr(event, field).failure)
+    return found
+
+
+_FAILURE_FIELDS = (
+    "activity_task_failed_event_attributes",
+    "activity_task_timed_out_event_attributes",
+    "workflow_task_failed_event_attributes",
+    "workflow_execution_failed_event_attributes",
+)
 
 
 def _time(event: HistoryEvent) -> dt.datetime:

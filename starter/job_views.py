@@ -10,11 +10,13 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from deployment.converter import reveal_failures
 from domain.jobs import JobDetail, derive_status, final_state
 from domain.messages import PipelineResult, Progress, StepProgress
 from starter.job_history import (
     closed_as,
     closed_at,
+    failures_of,
     pipeline_result,
     steps_from_history,
     submitter,
@@ -27,8 +29,11 @@ _PROGRESS_TIMEOUT = dt.timedelta(seconds=2)
 
 
 async def events_of(client: Client, execution: WorkflowExecution) -> list[HistoryEvent]:
+    """The run's events, failure messages readable (the history holds them encrypted)."""
     handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
-    return list((await handle.fetch_history()).events)
+    events = list((await handle.fetch_history()).events)
+    await reveal_failures(client.data_converter, failures_of(events))
+    return events
 
 
 async def load_job(client: Client, execution: WorkflowExecution, *, detail: bool = False) -> JobDetail:
@@ -53,6 +58,7 @@ async def load_job(client: Client, execution: WorkflowExecution, *, detail: bool
     elif workflow_error is None and running:
         description = await handle.describe()
         pending = description.raw_description.pending_activities
+        await reveal_failures(client.data_converter, [a.last_failure for a in pending if a.HasField("last_failure")])
         try:
             progress = await handle.query("progress", result_type=Progress, rpc_timeout=_PROGRESS_TIMEOUT)
             planned = progress.steps

@@ -16,6 +16,7 @@ from temporalio.common import (
 )
 
 from config.settings import Settings, reminder_policy, user_key_of
+from deployment.converter import readable_summary
 from domain.contracts import PaymentEntry, SalesInvoice
 from domain.ids import workflow_id
 from domain.messages import SubmissionInput
@@ -87,7 +88,8 @@ def submission_start(
                 SearchAttributePair(sa.USER, key),
             ]
         ),
-        "static_summary": summary_of(document),
+        # Readable in the Web UI without a key (no personal data); every other payload is encrypted.
+        "static_summary": readable_summary(summary_of(document)),
     }
     if bulk:
         # Behind live submissions on the workflow side too: step 1 of a treasurer's submission never waits for a

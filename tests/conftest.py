@@ -27,8 +27,9 @@ from temporalio.worker import Worker
 
 import worker as worker_module
 from config.settings import Settings
+from deployment.codec_server import serve as serve_codec
 from deployment.converter import data_converter
-from deployment.encryption import KeyRing, format_keys
+from deployment.encryption import EncryptionCodec, KeyRing, format_keys
 from infra.embedded import free_port, start_postgres, start_redis
 from infra.mail_sink import MailSink
 from infra.temporal_server import find_temporal_cli
@@ -164,6 +165,25 @@ def duesflow_converter() -> DataConverter:
 @pytest.fixture(scope="session")
 def temporal_ui_port() -> int:
     return free_port()
+
+
+CODEC_TOKEN = "codec-server-token-of-the-test-suite"
+
+
+@pytest.fixture(scope="session")
+async def codec_endpoint(temporal_ui_port: int) -> AsyncIterator[str]:
+    """duesflow's codec server with the suite's key, for the `temporal` CLI (TEMPORAL_CODEC_ENDPOINT, with
+    TEMPORAL_CODEC_AUTH "Bearer " + CODEC_TOKEN) and the Web UI's origin."""
+    port = free_port()
+    runner = await serve_codec(
+        EncryptionCodec(TEST_KEYRING),
+        host="127.0.0.1",
+        port=port,
+        token=CODEC_TOKEN,
+        origins=[f"http://127.0.0.1:{temporal_ui_port}", f"http://localhost:{temporal_ui_port}"],
+    )
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -92,3 +92,41 @@ async def test_a_request_without_the_token_is_refused_and_nothing_is_logged_of_i
     assert status == 400 and "Payloads" in text
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "refused" in logged and TOKEN not in logged and SECRET_NAME not in logged and "wrong-token" not in logged
+
+
+async def test_duesflow_codec_server_serves_with_the_deployments_keys_and_needs_a_token() -> None:
+    """The product's command (what an operator runs), as a process: it decodes what the suite's key encrypted."""
+    import asyncio
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import TEST_ENCRYPTION_KEYS, TEST_KEYRING
+    from tests.polling import eventually
+
+    cli = str(Path(sys.executable).parent / "duesflow")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DUESFLOW_")}
+    base["DUESFLOW_ENCRYPTION_KEYS"] = TEST_ENCRYPTION_KEYS
+    refused = subprocess.run([cli, "codec-server"], capture_output=True, text=True, env=base, timeout=60)
+    assert refused.returncode == 2 and "DUESFLOW_CODEC_SERVER_TOKEN" in refused.stdout
+
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        cli, "codec-server", "--port", str(port), env={**base, "DUESFLOW_CODEC_SERVER_TOKEN": TOKEN, "COLUMNS": "200"}
+    )
+    try:
+        [secret] = await EncryptionCodec(TEST_KEYRING).encode([plain(SECRET_NAME)])
+
+        async def ask() -> int:
+            url = f"http://127.0.0.1:{port}/decode"
+            try:
+                status, _, text = await post(url, body(secret), Authorization=f"Bearer {TOKEN}")
+            except aiohttp.ClientConnectionError:
+                return 0
+            [payload] = json_format.Parse(text, Payloads()).payloads
+            return status if json.loads(payload.data) == SECRET_NAME else -status
+
+        assert await eventually(ask, lambda s: s != 0, timeout=30) == 200
+    finally:
+        proc.terminate()
+        await proc.wait()

@@ -35,6 +35,7 @@ from infra.temporal_server import find_temporal_cli
 from ledger.cache import ReadCache
 from starter.client import DuesflowClient
 from tests import builders as b
+from tests.conftest import CODEC_TOKEN
 from tests.own_queues import own_queues, serve
 from tests.polling import eventually
 from workflows import search_attributes as sa
@@ -403,6 +404,7 @@ async def test_every_temporal_command_of_the_runbook_works(
     engine: Engine,
     cache: ReadCache,
     site: str,
+    codec_endpoint: str,
 ) -> None:
     commands = temporal_commands(runbook_section())
     assert len(commands) >= AT_LEAST
@@ -455,6 +457,9 @@ async def test_every_temporal_command_of_the_runbook_works(
         DOCUMENT="PAY-1",
         MEMBER="M1",
         USER_KEY=user_key_of(settings, TREASURER),
+        # The runbook's operator has the codec server's address and token (README, Operators' runbook).
+        TEMPORAL_CODEC_ENDPOINT=codec_endpoint,
+        TEMPORAL_CODEC_AUTH=f"Bearer {CODEC_TOKEN}",
     )
     try:
         for command in commands:

@@ -37,6 +37,7 @@ COMMANDS = [
     "retries",
     "upkeep",
     "schedules",
+    "codec-server",
     "db",
     "db upgrade",
     "backfill",

@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from starter.client import DuesflowClient
@@ -142,7 +141,7 @@ async def test_fixture_histories_replay_deterministically(
     histories = [
         await temporal_client.get_workflow_handle(r.verdict.workflow_id).fetch_history() for r in results.values()
     ]
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=temporal_client.data_converter)
     async with replayer.workflow_replay_iterator(_iter(histories)) as outcomes:
         failures = [outcome.replay_failure async for outcome in outcomes]
     assert failures == [None] * len(histories)

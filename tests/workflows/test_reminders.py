@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import TimeSkipper, TimeSkippingConfig
 from temporalio.worker import Replayer
@@ -70,7 +69,7 @@ async def overdue_invoice(
 
 async def replay_and_keep(client: Client, histories: dict[str, str]) -> None:
     """Replay each workflow's history with today's code; with DUESFLOW_RECORD_HISTORIES set, keep it as ``label``."""
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=client.data_converter)
     for label, wid in histories.items():
         history = await client.get_workflow_handle(wid).fetch_history()
         await replayer.replay_workflow(history)

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 from temporalio.client import Client, ScheduleActionStartWorkflow
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from config.settings import Settings
@@ -75,7 +74,7 @@ async def test_a_scheduled_run_reports_and_a_second_run_changes_nothing(
     assert set(reports[1].changed) == {"deleted_info", "deleted_warning", "deleted_error", "deleted_critical"}
     started = (await handle.describe()).info.recent_actions[0].action
     history = await temporal_client.get_workflow_handle(started.workflow_id).fetch_history()
-    await Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter).replay_workflow(history)
+    await Replayer(workflows=WORKFLOWS, data_converter=temporal_client.data_converter).replay_workflow(history)
     keep("upkeep-audit-retention", history)
 
 
