@@ -151,7 +151,7 @@ class Stubs:
                     activity.heartbeat()
                     await asyncio.sleep(HEARTBEAT_EVERY.total_seconds())
             if (message := script.failing.get(info.activity_id)) is not None:
-                # What activities/step.py makes of a BusinessRuleViolation.
+                # What activities/failures.py makes of a BusinessRuleViolation.
                 raise ApplicationError(
                     message, {"code": "stubbed", "attempt": info.attempt}, type=BUSINESS_ERROR, non_retryable=True
                 )
