@@ -6,6 +6,8 @@ the same methods, signatures and results. Every failure a caller is meant to han
 """
 
 from config.settings import ConfigError
+from deployment.encryption import EncryptionKeyMissing, PayloadTampered
+from deployment.temporal_config import TemporalRefused
 from domain.errors import (
     DuesflowError,
     JobCancelled,
@@ -27,12 +29,15 @@ __all__ = [
     "DocumentRejected",
     "DuesflowClient",
     "DuesflowError",
+    "EncryptionKeyMissing",
     "JobCancelled",
     "JobEnded",
     "JobFailed",
     "LedgerUnavailable",
     "NotAllowed",
     "NotFound",
+    "PayloadTampered",
     "ServiceUnavailable",
+    "TemporalRefused",
     "TemporalUnavailable",
 ]
